@@ -1,0 +1,43 @@
+# Two commands matter: `make run` and `make test`. Both bootstrap .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test generate check-generated bench lint clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Start the server (embedded PostgreSQL under .data/ unless DATABASE_URL is set).
+run: $(STAMP)
+	exec $(PY) -m server
+
+## The whole suite against a real PostgreSQL and a real gRPC server.
+test: $(STAMP) check-generated
+	$(PY) -m pytest
+
+## Regenerate generated/ from protos/.
+generate: $(STAMP)
+	$(PY) scripts/generate_protos.py generated
+
+## Fail when the committed stubs differ from what protos/ generates.
+check-generated: $(STAMP)
+	@tmp=$$(mktemp -d) && $(PY) scripts/generate_protos.py $$tmp/generated >/dev/null \
+	  && diff -r -x __pycache__ generated $$tmp/generated \
+	  || { echo "generated/ is stale: run 'make generate' and commit it"; rm -rf $$tmp; exit 1; }; \
+	  rm -rf $$tmp
+
+## Benchmarks; prints ratios against baselines measured in the same run.
+bench: $(STAMP)
+	$(PY) -m bench
+
+## Lint the contract.
+lint:
+	cd protos && npx --yes @bufbuild/buf lint
+
+clean:
+	rm -rf $(VENV) .data .pytest_cache

@@ -1,0 +1,86 @@
+"""`python -m server`: the whole start-up, as `make run` does it.
+
+Embedded PostgreSQL when DATABASE_URL is unset, a dev key when AWOOOP_AUTH_FILE
+is unset, migrations, then serve until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from server.auth import Authenticator, ensure_dev_key_file
+from server.config import Settings
+from server.app import create_app
+from server.storage.database import (
+    EmbeddedPostgres,
+    connect,
+    create_pool,
+    wait_for_database,
+)
+from server.storage.migrations import apply_migrations
+from server.storage.store import Store
+
+log = logging.getLogger("server")
+
+
+async def serve(settings: Settings, dsn: str) -> None:
+    await wait_for_database(dsn)
+    connection = await connect(dsn)
+    try:
+        await apply_migrations(connection)
+    finally:
+        await connection.close()
+    if settings.auth_file is None:
+        key_file, token = ensure_dev_key_file(settings.data_dir)
+        settings = settings.model_copy(update={"auth_file": key_file})
+        print(
+            f"dev token (every role, every project; kept in {settings.data_dir}/dev-token):\n"
+            f"  {token}\n"
+            "try:\n"
+            f"  grpcurl -plaintext -H 'authorization: Bearer {token}' "
+            "-d '{\"project_id\":\"demo\",\"provider\":\"alertmanager\",\"event_id\":\"e1\","
+            "\"title\":\"HighPodMemory\"}' "
+            f"{settings.listen} awooop.channel_events.v1.EventService/RecordAlertEvent",
+            flush=True,
+        )
+    assert settings.auth_file is not None
+    authenticator = Authenticator.from_file(settings.auth_file, settings.require_read_auth)
+    pool = await create_pool(dsn, settings.pool_max_size)
+    app = create_app(settings, Store(pool), authenticator)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    await app.start()
+    log.info("serving on %s", settings.listen)
+    print(f"serving on {settings.listen}", flush=True)
+    await stopping.wait()
+    log.info("stopping: finishing calls in flight (grace %.0fs)", settings.shutdown_grace)
+    await app.stop(settings.shutdown_grace)
+    await pool.close()
+    log.info("stopped")
+
+
+def main() -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    embedded: EmbeddedPostgres | None = None
+    if settings.database_url is None:
+        log.info("DATABASE_URL unset: starting an embedded PostgreSQL under %s", settings.data_dir)
+        embedded = EmbeddedPostgres(settings.data_dir / "postgres")
+        dsn = embedded.create_database("channel_events")
+    else:
+        dsn = settings.database_url.get_secret_value()
+    try:
+        asyncio.run(serve(settings, dsn))
+    finally:
+        if embedded is not None:
+            embedded.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

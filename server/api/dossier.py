@@ -1,0 +1,89 @@
+"""DossierService: the dossier, coverage and recurrence read models."""
+
+from __future__ import annotations
+
+import grpc
+from awooop.channel_events.v1 import dossier_pb2, dossier_pb2_grpc
+
+from server.api import convert
+from server.api.paging import page_start
+from server.domain.cursors import encode_page_token
+from server.domain.dossier import coverage_summary, dossier_summary
+from server.domain.models import EventFilter
+from server.domain.validation import COVERAGE_LIMIT, DOSSIER_LIMIT, Violations
+from server.errors import Unimplemented
+from server.storage.store import Store
+
+
+class DossierService(dossier_pb2_grpc.DossierServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def GetEventDossier(
+        self, request: dossier_pb2.GetEventDossierRequest, context: grpc.aio.ServicerContext
+    ) -> dossier_pb2.GetEventDossierResponse:
+        violations = Violations()
+        violations.project_id(request.project_id, required=False)
+        run_id = violations.uuid(request.run_id, "run_id", required=False)
+        violations.length(request.provider_event_id, "provider_event_id", 300)
+        limit = violations.limit(request.limit, DOSSIER_LIMIT)
+        violations.raise_if_any()
+        filters = {
+            "project_id": request.project_id,
+            "run_id": request.run_id,
+            "provider_event_id": request.provider_event_id,
+        }
+        before = page_start(request.page_token, filters)
+        found = await self._store.list_events(
+            EventFilter(
+                project_id=request.project_id,
+                run_id=run_id,
+                provider_event_id=request.provider_event_id,
+            ),
+            limit + 1,
+            before,
+        )
+        page = found[:limit]
+        summary = dossier_summary(page)
+        return dossier_pb2.GetEventDossierResponse(
+            events=[convert.channel_event(e) for e in page],
+            total=len(page),
+            limit=limit,
+            next_page_token=(
+                encode_page_token(page[-1].cursor, filters) if len(found) > limit else ""
+            ),
+            summary=dossier_pb2.DossierSummary(**vars(summary)),
+        )
+
+    async def GetDossierCoverage(
+        self, request: dossier_pb2.GetDossierCoverageRequest, context: grpc.aio.ServicerContext
+    ) -> dossier_pb2.GetDossierCoverageResponse:
+        violations = Violations()
+        violations.project_id(request.project_id, required=False)
+        violations.provider(request.provider, required=False)
+        limit = violations.limit(request.limit, COVERAGE_LIMIT)
+        violations.raise_if_any()
+        rows = await self._store.coverage(
+            EventFilter(project_id=request.project_id, provider=request.provider), limit
+        )
+        summary = coverage_summary(rows)
+        return dossier_pb2.GetDossierCoverageResponse(
+            providers=[
+                dossier_pb2.ProviderCoverage(
+                    **{
+                        **{k: v for k, v in vars(row).items() if k != "source_envelope_total"},
+                        "latest_received_at": convert.timestamp(row.latest_received_at),
+                    }
+                )
+                for row in rows
+            ],
+            summary=dossier_pb2.CoverageSummary(
+                **{**vars(summary), "latest_received_at": convert.timestamp(summary.latest_received_at)}
+            ),
+            limit=limit,
+        )
+
+    async def GetDossierRecurrence(
+        self, request: dossier_pb2.GetDossierRecurrenceRequest, context: grpc.aio.ServicerContext
+    ) -> dossier_pb2.GetDossierRecurrenceResponse:
+        raise Unimplemented("GetDossierRecurrence is not implemented yet")

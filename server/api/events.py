@@ -1,0 +1,174 @@
+"""EventService: validates and converts requests, calls the domain and the store."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import grpc
+from awooop.channel_events.v1 import common_pb2, events_pb2, events_pb2_grpc
+
+from server.api import convert
+from server.api.guard import current_principal
+from server.api.paging import page_start
+from server.config import Settings
+from server.domain import heartbeat
+from server.domain.cursors import encode_cursor, encode_page_token
+from server.domain.derivation import derive_event
+from server.domain.events import check_alert_event
+from server.domain.models import EventFilter, RunInput
+from server.domain.validation import LIST_RECENT_LIMIT, Violations
+from server.errors import Unimplemented
+from server.storage.events import Recorded
+from server.storage.store import Store
+
+
+def _recorded_response(recorded: Recorded) -> events_pb2.RecordAlertEventResponse:
+    return events_pb2.RecordAlertEventResponse(
+        event_id=str(recorded.id),
+        provider_event_id=recorded.provider_event_id,
+        is_duplicate=recorded.is_duplicate,
+        cursor=encode_cursor(recorded.cursor),
+    )
+
+
+class EventService(events_pb2_grpc.EventServiceServicer):
+    def __init__(self, store: Store, settings: Settings) -> None:
+        self._store = store
+        self._settings = settings
+
+    async def RecordAlertEvent(
+        self, request: events_pb2.RecordAlertEventRequest, context: grpc.aio.ServicerContext
+    ) -> events_pb2.RecordAlertEventResponse:
+        event = convert.alert_event_input(request)
+        violations = Violations()
+        check_alert_event(event, violations)
+        violations.raise_if_any()
+        [recorded] = await self._store.record_events([derive_event(event)])
+        return _recorded_response(recorded)
+
+    async def IngestProviderPayload(
+        self, request: events_pb2.IngestProviderPayloadRequest, context: grpc.aio.ServicerContext
+    ) -> events_pb2.IngestProviderPayloadResponse:
+        raise Unimplemented("IngestProviderPayload is not implemented yet")
+
+    async def RecordRun(
+        self, request: events_pb2.RecordRunRequest, context: grpc.aio.ServicerContext
+    ) -> events_pb2.RecordRunResponse:
+        violations = Violations()
+        violations.project_id(request.project_id)
+        run_id = violations.uuid(request.run_id, "run_id")
+        event_ids = [
+            violations.uuid(value, f"event_ids[{index}]")
+            for index, value in enumerate(request.event_ids)
+        ]
+        if request.state not in common_pb2.RunState.values():
+            violations.add("state", "unknown run state")
+        if request.repair_status not in common_pb2.RepairStatus.values():
+            violations.add("repair_status", "unknown repair status")
+        for name in ("agent_id", "incident_id"):
+            violations.length(getattr(request, name), name, 256)
+        violations.length(request.repair_summary, "repair_summary", 64 * 1024)
+        violations.raise_if_any()
+        assert run_id is not None
+        run = await self._store.record_run(
+            RunInput(
+                run_id=run_id,
+                project_id=request.project_id,
+                event_ids=[e for e in event_ids if e is not None],
+                state=convert.run_state_from_proto(request.state),
+                agent_id=request.agent_id if request.HasField("agent_id") else None,
+                incident_id=request.incident_id if request.HasField("incident_id") else None,
+                repair_status=convert.repair_status_from_proto(request.repair_status),
+                repair_summary=(
+                    request.repair_summary if request.HasField("repair_summary") else None
+                ),
+            )
+        )
+        return events_pb2.RecordRunResponse(
+            run_id=str(run.run_id),
+            project_id=run.project_id,
+            state=convert.run_state(run.state),
+            repair_status=convert.repair_status(run.repair_status),
+            created=run.created,
+            linked_event_total=run.linked_event_total,
+        )
+
+    async def RecordProviderHeartbeat(
+        self,
+        request: events_pb2.RecordProviderHeartbeatRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> events_pb2.RecordProviderHeartbeatResponse:
+        beat = heartbeat.HeartbeatRequest(
+            project_id=(
+                request.project_id if request.HasField("project_id") else heartbeat.DEFAULT_PROJECT
+            ),
+            providers=list(request.providers) or list(heartbeat.HEARTBEAT_PROVIDERS),
+            reason=request.reason if request.HasField("reason") else heartbeat.DEFAULT_REASON,
+            run_ref=request.run_ref,
+        )
+        violations = Violations()
+        heartbeat.check_heartbeat(beat, violations)
+        violations.raise_if_any()
+        principal = current_principal()
+        now = datetime.now(UTC)
+        new_events = [
+            derive_event(
+                heartbeat.heartbeat_event(
+                    beat,
+                    provider,
+                    now,
+                    self._settings.heartbeat_namespace,
+                    principal.operator_id,
+                    principal.auth_method,
+                )
+            )
+            for provider in beat.providers
+        ]
+        runs: list[RunInput] = [heartbeat.shadow_run(beat.project_id, e.id) for e in new_events]
+        recorded, _ = await self._store.record_events_with_runs(new_events, runs)
+        return events_pb2.RecordProviderHeartbeatResponse(
+            status="recorded",
+            project_id=beat.project_id,
+            items=[
+                events_pb2.HeartbeatItem(
+                    provider=provider,
+                    event_id=heartbeat.heartbeat_event_id(now),
+                    conversation_event_id=str(item.id),
+                    run_id=str(run.run_id),
+                )
+                for provider, item, run in zip(beat.providers, recorded, runs, strict=True)
+            ],
+        )
+
+    async def ListRecentEvents(
+        self, request: events_pb2.ListRecentEventsRequest, context: grpc.aio.ServicerContext
+    ) -> events_pb2.ListRecentEventsResponse:
+        violations = Violations()
+        violations.project_id(request.project_id, required=False)
+        violations.length(request.channel_type, "channel_type", 64)
+        violations.length(request.provider_prefix, "provider_prefix", 300)
+        limit = violations.limit(request.limit, LIST_RECENT_LIMIT)
+        violations.raise_if_any()
+        filters = {
+            "project_id": request.project_id,
+            "channel_type": request.channel_type,
+            "provider_prefix": request.provider_prefix,
+        }
+        before = page_start(request.page_token, filters)
+        found = await self._store.list_events(EventFilter(**filters), limit + 1, before)
+        page = found[:limit]
+        return events_pb2.ListRecentEventsResponse(
+            events=[convert.event_summary(e) for e in page],
+            total=len(page),
+            limit=limit,
+            next_page_token=(
+                encode_page_token(page[-1].cursor, filters) if len(found) > limit else ""
+            ),
+        )
+
+    async def WatchEvents(
+        self, request: events_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[events_pb2.WatchEventsResponse]:
+        raise Unimplemented("WatchEvents is not implemented yet")
+        yield  # pragma: no cover - makes this an async generator

@@ -1,0 +1,126 @@
+"""The interceptor every RPC of ours passes through: auth first, then errors.
+
+It authenticates the caller for the role the RPC needs (one table below),
+checks the project named in the request, makes the caller available to the
+servicer through `current_principal()`, and turns every exception into a
+status through server.errors: domain errors by their table, an unreachable
+database into UNAVAILABLE, anything else into a bare INTERNAL.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_status import rpc_status
+
+from server.auth import Authenticator, Principal, Role, require_project
+from server.errors import DomainError, Unavailable, to_error_status
+from server.storage.database import CONNECTION_ERRORS
+
+log = logging.getLogger(__name__)
+
+_PACKAGE = "/awooop.channel_events.v1."
+
+# SPEC section 1: who may call what. Everything else of ours is for readers.
+REQUIRED_ROLE: dict[str, Role] = {
+    "EventService/RecordAlertEvent": Role.INGEST,
+    "EventService/IngestProviderPayload": Role.INGEST,
+    "EventService/RecordRun": Role.INGEST,
+    "EventService/RecordProviderHeartbeat": Role.OPERATOR,
+    "WorkItemService/DryRunWorkItem": Role.OPERATOR,
+    "WorkItemService/HandoffWorkItem": Role.OPERATOR,
+}
+
+_principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
+
+
+def current_principal() -> Principal:
+    """The authenticated caller of the RPC being served."""
+    return _principal.get()
+
+
+def _metadata_value(context: grpc.aio.ServicerContext, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
+        if key == name:
+            return value if isinstance(value, str) else value.decode()
+    return None
+
+
+def _as_safe_error(error: Exception) -> Exception:
+    if isinstance(error, DomainError):
+        return error
+    if isinstance(error, CONNECTION_ERRORS):
+        return Unavailable("database unavailable; retry later")
+    log.exception("unexpected error", exc_info=error)
+    return error
+
+
+async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
+    status = rpc_status.to_status(to_error_status(_as_safe_error(error)).to_rpc_status())
+    await context.abort(status.code, status.details, status.trailing_metadata)
+
+
+class Guard(grpc.aio.ServerInterceptor):
+    def __init__(self, authenticator: Authenticator) -> None:
+        self._authenticator = authenticator
+
+    def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
+        role = REQUIRED_ROLE.get(method.removeprefix(_PACKAGE), Role.READER)
+        principal = self._authenticator.authenticate(
+            _metadata_value(context, "authorization"), role
+        )
+        project_id = getattr(request, "project_id", "")
+        require_project(principal, project_id if isinstance(project_id, str) else "")
+        _principal.set(principal)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or not method.startswith(_PACKAGE):
+            return handler  # health, reflection: open to all
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._guard_unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._guard_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _guard_unary(self, method: str, behavior: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            try:
+                self._admit(method, request, context)
+                return await behavior(request, context)
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:  # noqa: BLE001 - every error gets a safe status
+                await _abort(context, error)
+
+        return guarded
+
+    def _guard_stream(self, method: str, behavior: Callable[..., AsyncIterator[Any]]) -> Callable[..., AsyncIterator[Any]]:
+        async def guarded(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+            try:
+                self._admit(method, request, context)
+                async for response in behavior(request, context):
+                    yield response
+            except grpc.aio.AbortError:
+                raise
+            except Exception as error:  # noqa: BLE001 - every error gets a safe status
+                await _abort(context, error)
+
+        return guarded

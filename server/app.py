@@ -1,0 +1,75 @@
+"""Building the server (separate from serving it, so tests bind port 0 with the
+same factory) and its orderly shutdown."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+import grpc
+from awooop.channel_events.v1 import (
+    dossier_pb2,
+    dossier_pb2_grpc,
+    events_pb2,
+    events_pb2_grpc,
+    work_items_pb2,
+    work_items_pb2_grpc,
+)
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+
+from server.api.dossier import DossierService
+from server.api.events import EventService
+from server.api.guard import Guard
+from server.api.work_items import WorkItemService
+from server.auth import Authenticator
+from server.config import Settings
+from server.storage.store import Store
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAMES = (
+    events_pb2.DESCRIPTOR.services_by_name["EventService"].full_name,
+    dossier_pb2.DESCRIPTOR.services_by_name["DossierService"].full_name,
+    work_items_pb2.DESCRIPTOR.services_by_name["WorkItemService"].full_name,
+)
+
+
+@dataclass
+class App:
+    server: grpc.aio.Server
+    port: int
+    health: health_aio.HealthServicer
+    # Run before the server stops accepting: e.g. ending watch streams.
+    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    async def start(self) -> None:
+        await self.server.start()
+        for name in ("", *SERVICE_NAMES):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    async def stop(self, grace: float) -> None:
+        """Stop accepting, let calls in flight finish within `grace`, end streams."""
+        await self.health.enter_graceful_shutdown()
+        for hook in self.on_shutdown:
+            await hook()
+        await self.server.stop(grace)
+
+
+def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:
+    server = grpc.aio.server(interceptors=[Guard(authenticator)])
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, settings), server)
+    dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierService(store), server)
+    work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(store), server)
+    health = health_aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    port = server.add_insecure_port(listen or settings.listen)
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {listen or settings.listen}")
+    return App(server=server, port=port, health=health)

@@ -1,0 +1,154 @@
+"""What the service derives for each event (SPEC section 2).
+
+The raw content exists only inside derive_event: it is hashed and measured,
+then only its redacted form leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Mapping
+
+from server.domain.models import AlertEventInput, NewEvent, SourceRef
+from server.domain.redaction import REDACTION_VERSION, redact_json, redact_mapping, redact_text
+
+PREVIEW_LENGTH = 200
+
+# Label or annotation names that point at a record in another system.
+_REF_KEYS: dict[str, tuple[str, str]] = {
+    "sentry_issue_id": ("sentry", "issue"),
+    "sentry_event_id": ("sentry", "event"),
+    "signoz_rule_id": ("signoz", "rule"),
+    "signoz_alert_id": ("signoz", "alert"),
+}
+
+# log_correlation key -> the label or annotation names it is taken from.
+_CORRELATION_KEYS: dict[str, tuple[str, ...]] = {
+    "trace_id": ("trace_id", "traceId"),
+    "span_id": ("span_id", "spanId"),
+    "request_id": ("request_id", "requestId"),
+}
+
+
+def provider_event_id(provider: str, event_id: str) -> str:
+    return f"{provider}:{event_id}"
+
+
+def raw_content(title: str, annotations: Mapping[str, str]) -> str:
+    parts = [title] if title else []
+    parts += [annotations[key] for key in sorted(annotations) if annotations[key]]
+    return "\n".join(parts)
+
+
+def recurrence_key(
+    provider: str, fingerprint: str, alertname: str, namespace: str, target_resource: str
+) -> str:
+    if fingerprint:
+        return f"{provider}:{fingerprint}"
+    return f"{provider}:{alertname}/{namespace}/{target_resource}"
+
+
+def derived_refs(event: AlertEventInput, alertname: str) -> list[SourceRef]:
+    refs: list[SourceRef] = []
+    if event.provider == "sentry":
+        refs.append(SourceRef(system="sentry", kind="event", id=event.event_id))
+    elif event.provider == "signoz":
+        rule_id = event.labels.get("ruleId", "")
+        refs.append(
+            SourceRef(system="signoz", kind="rule", id=rule_id)
+            if rule_id
+            else SourceRef(system="signoz", kind="alert", id=event.event_id)
+        )
+    elif event.provider == "alertmanager":
+        if event.fingerprint:
+            refs.append(SourceRef(system="alert", kind="fingerprint", id=event.fingerprint))
+        elif alertname:
+            refs.append(SourceRef(system="alert", kind="alertname", id=alertname))
+    for source in (event.labels, event.annotations):
+        for key, (system, kind) in _REF_KEYS.items():
+            if source.get(key):
+                refs.append(SourceRef(system=system, kind=kind, id=source[key]))
+    return refs
+
+
+def unique_refs(refs: Iterable[SourceRef]) -> list[SourceRef]:
+    """First of each (system, kind, id), in order."""
+    seen: dict[tuple[str, str, str], SourceRef] = {}
+    for ref in refs:
+        seen.setdefault((ref.system, ref.kind, ref.id), ref)
+    return list(seen.values())
+
+
+def log_correlation(labels: Mapping[str, str], annotations: Mapping[str, str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for key, names in _CORRELATION_KEYS.items():
+        for source in (labels, annotations):
+            value = next((source[name] for name in names if source.get(name)), "")
+            if value:
+                found[key] = value
+                break
+    return found
+
+
+def _redact_ref(ref: SourceRef) -> SourceRef:
+    return SourceRef(
+        system=redact_text(ref.system),
+        kind=redact_text(ref.kind),
+        id=redact_text(ref.id),
+        url=redact_text(ref.url),
+    )
+
+
+def source_envelope(event: AlertEventInput) -> dict[str, object]:
+    """The redacted request, kept as evidence of what the provider said."""
+    return {
+        "provider": redact_text(event.provider),
+        "event_id": redact_text(event.event_id),
+        "stage": redact_text(event.stage),
+        "title": redact_text(event.title),
+        "labels": redact_mapping(event.labels),
+        "annotations": redact_mapping(event.annotations),
+        "payload": redact_json(event.payload),
+        "source_url": redact_text(event.source_url),
+    }
+
+
+def derive_event(event: AlertEventInput) -> NewEvent:
+    """Every derived field of one event, with every stored string redacted."""
+    alertname = event.labels.get("alertname") or event.title
+    content = raw_content(event.title, event.annotations)
+    redacted = redact_text(content)
+    refs = unique_refs(_redact_ref(r) for r in [*event.source_refs, *derived_refs(event, alertname)])
+    fingerprint = redact_text(event.fingerprint)
+    namespace = redact_text(event.namespace)
+    target_resource = redact_text(event.target_resource)
+    safe_alertname = redact_text(alertname)
+    return NewEvent(
+        id=uuid.uuid4(),
+        project_id=event.project_id,
+        channel_type=event.channel_type,
+        provider=event.provider,
+        provider_event_id=redact_text(provider_event_id(event.provider, event.event_id)),
+        stage=redact_text(event.stage),
+        channel_chat_id=redact_text(event.channel_chat_id),
+        alertname=safe_alertname,
+        severity=redact_text(event.severity),
+        namespace=namespace,
+        target_resource=target_resource,
+        fingerprint=fingerprint,
+        recurrence_key=recurrence_key(
+            event.provider, fingerprint, safe_alertname, namespace, target_resource
+        ),
+        content_redacted=redacted,
+        content_preview=redacted[:PREVIEW_LENGTH],
+        has_redacted_content=redacted != content,
+        redaction_version=REDACTION_VERSION,
+        content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+        content_length=len(content),
+        source_url=redact_text(event.source_url),
+        source_refs=refs,
+        log_correlation={k: redact_text(v) for k, v in log_correlation(event.labels, event.annotations).items()},
+        source_envelope=source_envelope(event),
+        provider_ts=event.provider_ts,
+    )

@@ -1,0 +1,94 @@
+"""The connection pool, and the embedded PostgreSQL used when DATABASE_URL is unset."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+# Errors that mean "the database cannot be reached right now", as opposed to a
+# bad query: the guard answers UNAVAILABLE and the pool reconnects by itself.
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    asyncio.TimeoutError,
+    asyncpg.exceptions.PostgresConnectionError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.exceptions.CannotConnectNowError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.InterfaceError,
+    asyncpg.exceptions.TooManyConnectionsError,
+)
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    for type_name in ("json", "jsonb"):
+        await connection.set_type_codec(
+            type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
+    pool = await asyncpg.create_pool(
+        dsn, min_size=1, max_size=max_size, init=_init_connection, command_timeout=30
+    )
+    assert pool is not None
+    return pool
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """A connection outside the pool (migrations, the event listener)."""
+    connection = await asyncpg.connect(dsn)
+    await _init_connection(connection)
+    return connection
+
+
+async def wait_for_database(dsn: str, timeout: float = 60.0) -> None:
+    """Waits until the database accepts connections, so a server started
+    before its database does not die at once."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    delay = 0.2
+    while True:
+        try:
+            connection = await asyncpg.connect(dsn, timeout=5)
+            await connection.close()
+            return
+        except CONNECTION_ERRORS:
+            if loop.time() >= deadline:
+                raise
+            log.warning("database not reachable yet; retrying in %.1fs", delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+class EmbeddedPostgres:
+    """A PostgreSQL cluster under `directory`, started with pgserver (a pip
+    package carrying the server binaries). Stopped by stop()."""
+
+    def __init__(self, directory: Path, keep: bool = True) -> None:
+        import pgserver  # imported here: only the embedded case needs it
+
+        directory.mkdir(parents=True, exist_ok=True)
+        self._server: Any = pgserver.get_server(
+            directory.resolve(), cleanup_mode="stop" if keep else "delete"
+        )
+
+    @property
+    def dsn(self) -> str:
+        return str(self._server.get_uri())
+
+    def create_database(self, name: str) -> str:
+        """Creates database `name` if missing; returns its DSN."""
+        exists = self._server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{name}';")
+        if "(1 row)" not in exists:
+            self._server.psql(f'CREATE DATABASE "{name}";')
+        return str(self._server.get_uri(name))
+
+    def stop(self) -> None:
+        self._server.cleanup()
