@@ -33,7 +33,7 @@ check-generated: $(STAMP)
 
 ## Benchmarks; prints ratios against baselines measured in the same run.
 bench: $(STAMP)
-	$(PY) -m bench
+	$(PY) -m bench $(BENCH)
 
 ## Lint the contract.
 lint:

@@ -49,7 +49,7 @@ async def serve(settings: Settings, dsn: str) -> None:
     assert settings.auth_file is not None
     authenticator = Authenticator.from_file(settings.auth_file, settings.require_read_auth)
     pool = await create_pool(dsn, settings.pool_max_size)
-    app = create_app(settings, Store(pool), authenticator)
+    app = create_app(settings, Store(pool, dsn), authenticator)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

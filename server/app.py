@@ -4,8 +4,7 @@ same factory) and its orderly shutdown."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 from awooop.channel_events.v1 import (
@@ -23,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from server.api.dossier import DossierService
 from server.api.events import EventService
 from server.api.guard import Guard
+from server.api.watch import EventWatch
 from server.api.work_items import WorkItemService
 from server.auth import Authenticator
 from server.config import Settings
@@ -42,10 +42,10 @@ class App:
     server: grpc.aio.Server
     port: int
     health: health_aio.HealthServicer
-    # Run before the server stops accepting: e.g. ending watch streams.
-    on_shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    watch: EventWatch
 
     async def start(self) -> None:
+        await self.watch.start()
         await self.server.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -53,14 +53,14 @@ class App:
     async def stop(self, grace: float) -> None:
         """Stop accepting, let calls in flight finish within `grace`, end streams."""
         await self.health.enter_graceful_shutdown()
-        for hook in self.on_shutdown:
-            await hook()
+        await self.watch.close()
         await self.server.stop(grace)
 
 
 def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:
     server = grpc.aio.server(interceptors=[Guard(authenticator)])
-    events_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, settings), server)
+    watch = EventWatch(store)
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, settings, watch), server)
     dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierService(store), server)
     work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(store), server)
     health = health_aio.HealthServicer()
@@ -72,4 +72,4 @@ def create_app(settings: Settings, store: Store, authenticator: Authenticator, l
     port = server.add_insecure_port(listen or settings.listen)
     if port == 0:
         raise RuntimeError(f"cannot listen on {listen or settings.listen}")
-    return App(server=server, port=port, health=health)
+    return App(server=server, port=port, health=health, watch=watch)

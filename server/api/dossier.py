@@ -7,11 +7,11 @@ from awooop.channel_events.v1 import dossier_pb2, dossier_pb2_grpc
 
 from server.api import convert
 from server.api.paging import page_start
+from server.api.recurrence import get_dossier_recurrence
 from server.domain.cursors import encode_page_token
 from server.domain.dossier import coverage_summary, dossier_summary
 from server.domain.models import EventFilter
 from server.domain.validation import COVERAGE_LIMIT, DOSSIER_LIMIT, Violations
-from server.errors import Unimplemented
 from server.storage.store import Store
 
 
@@ -86,4 +86,4 @@ class DossierService(dossier_pb2_grpc.DossierServiceServicer):
     async def GetDossierRecurrence(
         self, request: dossier_pb2.GetDossierRecurrenceRequest, context: grpc.aio.ServicerContext
     ) -> dossier_pb2.GetDossierRecurrenceResponse:
-        raise Unimplemented("GetDossierRecurrence is not implemented yet")
+        return await get_dossier_recurrence(self._store, request)

@@ -10,7 +10,9 @@ from awooop.channel_events.v1 import common_pb2, events_pb2, events_pb2_grpc
 
 from server.api import convert
 from server.api.guard import current_principal
+from server.api.ingest import ingest_provider_payload
 from server.api.paging import page_start
+from server.api.watch import EventWatch
 from server.config import Settings
 from server.domain import heartbeat
 from server.domain.cursors import encode_cursor, encode_page_token
@@ -18,7 +20,6 @@ from server.domain.derivation import derive_event
 from server.domain.events import check_alert_event
 from server.domain.models import EventFilter, RunInput
 from server.domain.validation import LIST_RECENT_LIMIT, Violations
-from server.errors import Unimplemented
 from server.storage.events import Recorded
 from server.storage.store import Store
 
@@ -33,9 +34,10 @@ def _recorded_response(recorded: Recorded) -> events_pb2.RecordAlertEventRespons
 
 
 class EventService(events_pb2_grpc.EventServiceServicer):
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, watch: EventWatch) -> None:
         self._store = store
         self._settings = settings
+        self._watch = watch
 
     async def RecordAlertEvent(
         self, request: events_pb2.RecordAlertEventRequest, context: grpc.aio.ServicerContext
@@ -50,7 +52,7 @@ class EventService(events_pb2_grpc.EventServiceServicer):
     async def IngestProviderPayload(
         self, request: events_pb2.IngestProviderPayloadRequest, context: grpc.aio.ServicerContext
     ) -> events_pb2.IngestProviderPayloadResponse:
-        raise Unimplemented("IngestProviderPayload is not implemented yet")
+        return await ingest_provider_payload(self._store, self._settings, request)
 
     async def RecordRun(
         self, request: events_pb2.RecordRunRequest, context: grpc.aio.ServicerContext
@@ -170,5 +172,5 @@ class EventService(events_pb2_grpc.EventServiceServicer):
     async def WatchEvents(
         self, request: events_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.WatchEventsResponse]:
-        raise Unimplemented("WatchEvents is not implemented yet")
-        yield  # pragma: no cover - makes this an async generator
+        async for response in self._watch.stream(request, context):
+            yield response

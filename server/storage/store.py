@@ -17,8 +17,10 @@ from server.storage.events import Recorded
 
 
 class Store:
-    def __init__(self, pool: asyncpg.Pool) -> None:
+    def __init__(self, pool: asyncpg.Pool, dsn: str) -> None:
         self.pool = pool
+        # For connections that must not come from the pool (a LISTEN).
+        self.dsn = dsn
 
     async def record_events(self, new_events: Sequence[NewEvent]) -> list[Recorded]:
         """All of them or none."""

@@ -1,0 +1,32 @@
+"""Fixtures: see tests/harness.py for what runs where."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.harness import PostgresForTests, Service, start_service, stop_service
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresForTests]:
+    cluster = PostgresForTests()
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+async def database(postgres: PostgresForTests) -> AsyncIterator[str]:
+    """The DSN of a fresh, migrated, empty database for this test."""
+    dsn = await postgres.fresh_database()
+    yield dsn
+    await postgres.drop_database(dsn)
+
+
+@pytest.fixture
+async def service(database: str) -> AsyncIterator[Service]:
+    """A real server on a free port, on this test's database, and a channel to it."""
+    running = await start_service(database)
+    yield running
+    await stop_service(running)
