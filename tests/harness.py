@@ -167,6 +167,17 @@ class Service:
         async with self.store.pool.acquire() as connection:
             return int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
 
+    async def table_counts(self) -> dict[str, int]:
+        """Rows in every table of the schema, to prove what a call wrote."""
+        async with self.store.pool.acquire() as connection:
+            tables = await connection.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename"
+            )
+            return {
+                t["tablename"]: int(await connection.fetchval(f'SELECT count(*) FROM "{t["tablename"]}"'))
+                for t in tables
+            }
+
 
 async def start_service(dsn: str, **settings_overrides: Any) -> Service:
     settings = Settings(database_url=dsn, listen="127.0.0.1:0", **settings_overrides)
