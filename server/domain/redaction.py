@@ -31,7 +31,20 @@ Properties the tests hold the rules to:
   (PEM bodies, header values) are bounded.  Rules are also skipped outright when
   the text lacks a substring every match must contain (``hints``).
 
+Kinds in free text: ``private_key``, ``url_password``, ``slack_webhook``, ``jwt``,
+``aws_access_key_id``, ``aws_secret_access_key``, ``github_token``,
+``gitlab_token``, ``slack_token``, ``stripe_key``, ``api_key`` (also OpenAI and
+Anthropic keys), ``google_api_key``, ``twilio_key``, ``sendgrid_key``,
+``authorization``, ``token`` (also a bare ``Bearer <token>``), ``cookie``,
+``password``, ``secret``, ``session``, ``email``, ``card_number``.  Kinds of
+sensitive map keys add ``ip_address`` and ``credentials``.
+
 Decisions worth knowing:
+
+- ``Authorization`` keeps its scheme word (``Authorization: Basic
+  [REDACTED:authorization]``); a token with a shape of its own is named by it
+  (``Authorization: Bearer [REDACTED:jwt]``).  Parameter-list schemes (Digest,
+  AWS4-HMAC-SHA256, OAuth 1.0) lose the rest of the line.
 
 - Twilio: API key SIDs (``SK`` + 32 hex) are redacted.  Account SIDs (``AC`` + 32
   hex) are kept: they are identifiers that appear in console URLs and logs, not
@@ -213,7 +226,7 @@ _SECRET_KEY_WORDS = (
     r"passw(?:or)?d|passphrase|pwd"
     r"|secret(?:[_\-]?(?:access[_\-]?)?key)?"
     r"|token"
-    r"|api[_\-]?key"
+    r"|api[ _\-]?key"
     r"|private[_\-]?key"
     r"|session[_\-]?(?:id|key)"
     r"|cookies?"
@@ -288,15 +301,17 @@ def _kind_from_key(match: re.Match[str]) -> str:
 
 _RULES: tuple[_Rule, ...] = (
     # PEM private keys first: their base64 body would otherwise feed the token
-    # rules piecemeal.  The whole block goes, BEGIN to END line.  The body is
-    # bounded (a 4096-bit RSA key is ~3.3 KB); a block cut off before its END line
-    # (truncated annotations do that) is redacted up to where its base64 stops.
+    # rules piecemeal.  The whole block goes, BEGIN to END line.  The body never
+    # contains "-----" (only the END line does), so the scan for the END line
+    # stops at the next "-----" and never runs on into a later block: that keeps
+    # text full of BEGIN lines linear.  A block cut off before its END line
+    # (truncated annotations do that) is redacted as far as its base64 goes.
     _Rule(
         "private_key",
         re.compile(
             r"-----BEGIN [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----"
-            r"(?:[\s\S]{0,32768}?-----END [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----"
-            r"|[A-Za-z0-9+/=\s\\:,\-]{0,32768})"
+            r"(?:(?:[^\-]|-(?!----)){0,32768}-----END [A-Z0-9 ]{0,40}?PRIVATE KEY(?: BLOCK)?-----"
+            r"|(?:[A-Za-z0-9+/=\s\\:,]|-(?!----)){0,32768})"
         ),
         "private_key",
         hints=("private key",),
@@ -332,7 +347,9 @@ _RULES: tuple[_Rule, ...] = (
     # has an empty signature and still leaks its claims).
     _Rule(
         "jwt",
-        re.compile(r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"),
+        re.compile(
+            r"(?<![A-Za-z0-9_\-])eyJ[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]{4,}\.[A-Za-z0-9_\-]*"
+        ),
         "jwt",
         hints=("eyj",),
     ),
@@ -387,9 +404,20 @@ _RULES: tuple[_Rule, ...] = (
     # keys (pk_) are meant for browsers and are kept.
     _Rule(
         "stripe_key",
-        re.compile(r"(?<![A-Za-z0-9_])(?:[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,})"),
+        re.compile(
+            r"(?<![A-Za-z0-9_])(?:[sr]k_(?:live|test)_[A-Za-z0-9]{10,}|whsec_[A-Za-z0-9]{20,})"
+        ),
         "stripe_key",
         hints=("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
+    ),
+    # LLM provider keys (OpenAI project/service-account/admin keys, Anthropic
+    # keys): agents handling these alerts carry them.  Only the prefixed forms:
+    # a bare "sk-" is too common in names ("sk-deployment-7d9f8b6c5-x2k4q").
+    _Rule(
+        "llm_api_key",
+        re.compile(r"(?<![A-Za-z0-9_\-])sk-(?:proj|svcacct|admin|ant)-[A-Za-z0-9_\-]{20,}"),
+        "api_key",
+        hints=("sk-proj-", "sk-svcacct-", "sk-admin-", "sk-ant-"),
     ),
     # Google API keys: "AIza" + 35 characters, exactly.
     _Rule(

@@ -1,0 +1,88 @@
+"""Auth (SPEC section 7): roles, project scopes, open or closed reads."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from awooop.channel_events.v1 import dossier_pb2, events_pb2
+
+from tests.harness import Service, bearer, error_details, start_service, stop_service
+
+
+def event(project_id: str = "alpha") -> events_pb2.RecordAlertEventRequest:
+    return events_pb2.RecordAlertEventRequest(project_id=project_id, provider="sentry", event_id="e1")
+
+
+@pytest.mark.parametrize(
+    ("metadata", "code"),
+    [
+        ((), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer "),), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "Bearer not-a-known-token"),), grpc.StatusCode.UNAUTHENTICATED),
+        ((("authorization", "test-ingest-token"),), grpc.StatusCode.UNAUTHENTICATED),
+        (bearer("reader"), grpc.StatusCode.PERMISSION_DENIED),
+        (bearer("operator"), grpc.StatusCode.PERMISSION_DENIED),
+    ],
+)
+async def test_writes_need_a_known_token_with_the_ingest_role(
+    service: Service, metadata: tuple[tuple[str, str], ...], code: grpc.StatusCode
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await service.events.RecordAlertEvent(event(), metadata=metadata)
+    assert raised.value.code() == code
+    _, info = error_details(raised.value)
+    assert info is not None and info.reason == code.name
+    assert "not-a-known-token" not in (raised.value.details() or "")
+    assert await service.count_rows("events") == 0
+
+
+@pytest.mark.parametrize("token", ["ingest", "all", "alpha_only"])
+async def test_keys_with_the_ingest_role_may_write(service: Service, token: str) -> None:
+    response = await service.events.RecordAlertEvent(event(), metadata=bearer(token))
+    assert response.event_id
+
+
+async def test_a_scoped_key_may_not_touch_another_project(service: Service) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await service.events.RecordAlertEvent(event("beta"), metadata=bearer("alpha_only"))
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await service.dossier.GetEventDossier(
+            dossier_pb2.GetEventDossierRequest(project_id="beta"), metadata=bearer("alpha_only")
+        )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_scoped_key_must_name_its_project_when_reading(service: Service) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await service.events.ListRecentEvents(
+            events_pb2.ListRecentEventsRequest(), metadata=bearer("alpha_only")
+        )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    allowed = await service.events.ListRecentEvents(
+        events_pb2.ListRecentEventsRequest(project_id="alpha"), metadata=bearer("alpha_only")
+    )
+    assert allowed.total == 0
+
+
+async def test_reads_are_open_by_default(service: Service) -> None:
+    response = await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest())
+    assert response.limit == 20
+
+
+@pytest.fixture
+async def closed_service(database: str) -> AsyncIterator[Service]:
+    running = await start_service(database, require_read_auth=True)
+    yield running
+    await stop_service(running)
+
+
+async def test_reads_need_a_key_when_read_auth_is_required(closed_service: Service) -> None:
+    request = events_pb2.ListRecentEventsRequest()
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await closed_service.events.ListRecentEvents(request)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    for token in ("reader", "ingest", "operator"):  # any key may read
+        assert (await closed_service.events.ListRecentEvents(request, metadata=bearer(token))).limit == 20

@@ -1,0 +1,86 @@
+"""What makes it a first-class gRPC service: health, reflection, safe errors,
+recovery from a database outage."""
+
+from __future__ import annotations
+
+import asyncio
+from urllib.parse import urlsplit
+
+import asyncpg
+import grpc
+import pytest
+from awooop.channel_events.v1 import events_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+
+from tests.harness import PostgresForTests, Service, error_details
+
+
+async def test_health_reports_serving_for_the_server_and_each_service(service: Service) -> None:
+    health = health_pb2_grpc.HealthStub(service.channel)
+    for name in (
+        "",
+        "awooop.channel_events.v1.EventService",
+        "awooop.channel_events.v1.DossierService",
+        "awooop.channel_events.v1.WorkItemService",
+    ):
+        response = await health.Check(health_pb2.HealthCheckRequest(service=name))
+        assert response.status == health_pb2.HealthCheckResponse.SERVING, name
+
+
+async def test_reflection_lists_the_three_services_and_health(service: Service) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(service.channel)
+    call = stub.ServerReflectionInfo()
+    await call.write(reflection_pb2.ServerReflectionRequest(list_services=""))
+    response = await call.read()
+    await call.done_writing()
+    names = {s.name for s in response.list_services_response.service}
+    assert {
+        "awooop.channel_events.v1.EventService",
+        "awooop.channel_events.v1.DossierService",
+        "awooop.channel_events.v1.WorkItemService",
+        "grpc.health.v1.Health",
+    } <= names
+
+
+async def test_reflection_serves_the_contract_with_its_comments(service: Service) -> None:
+    stub = reflection_pb2_grpc.ServerReflectionStub(service.channel)
+    call = stub.ServerReflectionInfo()
+    await call.write(
+        reflection_pb2.ServerReflectionRequest(
+            file_containing_symbol="awooop.channel_events.v1.EventService"
+        )
+    )
+    response = await call.read()
+    await call.done_writing()
+    assert response.file_descriptor_response.file_descriptor_proto
+
+
+async def test_the_database_going_away_is_unavailable_and_the_server_recovers(
+    service: Service, postgres: PostgresForTests
+) -> None:
+    await service.record()
+    name = urlsplit(service.dsn).path.lstrip("/")
+    admin = await asyncpg.connect(postgres.admin_dsn)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        await admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+        )
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest())
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        _, info = error_details(raised.value)
+        assert info is not None and info.reason == "UNAVAILABLE"
+        assert "asyncpg" not in (raised.value.details() or "")
+    finally:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        await admin.close()
+    for _ in range(50):  # the pool reconnects by itself
+        try:
+            response = await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest())
+            break
+        except grpc.aio.AioRpcError as error:
+            assert error.code() == grpc.StatusCode.UNAVAILABLE
+            await asyncio.sleep(0.1)
+    assert response.total == 1
