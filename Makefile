@@ -26,8 +26,8 @@ generate: $(STAMP)
 
 ## Fail when the committed stubs differ from what protos/ generates.
 check-generated: $(STAMP)
-	@tmp=$$(mktemp -d) && $(PY) scripts/generate_protos.py $$tmp/generated >/dev/null \
-	  && diff -r -x __pycache__ generated $$tmp/generated \
+	@tmp=$$(mktemp -d) && $(PY) scripts/generate_protos.py $$tmp/generated >/dev/null 2>&1 \
+	  && diff -rq -x __pycache__ generated $$tmp/generated \
 	  || { echo "generated/ is stale: run 'make generate' and commit it"; rm -rf $$tmp; exit 1; }; \
 	  rm -rf $$tmp
 
