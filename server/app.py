@@ -59,7 +59,12 @@ class App:
 
 def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:
     server = grpc.aio.server(interceptors=[Guard(authenticator)])
-    watch = EventWatch(store)
+    watch = EventWatch(
+        store,
+        progress_interval=settings.watch_progress_interval,
+        max_queued=settings.watch_queue_events,
+        batch_size=settings.watch_batch_size,
+    )
     events_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, settings, watch), server)
     dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierService(store), server)
     work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(store), server)

@@ -48,3 +48,24 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(
         default=10, validation_alias=AliasChoices("AWOOOP_POOL_MAX_SIZE", "pool_max_size")
     )
+    # WatchEvents (SPEC section 5). Progress is sent after this many idle
+    # seconds; the contract promises at least every 5 s, so more is refused.
+    watch_progress_interval: float = Field(
+        default=5.0,
+        gt=0,
+        le=5.0,
+        validation_alias=AliasChoices("AWOOOP_WATCH_PROGRESS_INTERVAL", "watch_progress_interval"),
+    )
+    # Events a subscriber may have queued (in batches shared by all of them);
+    # one that falls further behind reads from the database instead.
+    watch_queue_events: int = Field(
+        default=1024,
+        ge=1,
+        validation_alias=AliasChoices("AWOOOP_WATCH_QUEUE_EVENTS", "watch_queue_events"),
+    )
+    # Rows per database read of the watch (the hub's and each catch-up's).
+    watch_batch_size: int = Field(
+        default=256,
+        ge=1,
+        validation_alias=AliasChoices("AWOOOP_WATCH_BATCH_SIZE", "watch_batch_size"),
+    )

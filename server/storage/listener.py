@@ -1,0 +1,122 @@
+"""The commit listener: one LISTEN connection per server process.
+
+Every event write queues `pg_notify('channel_events', <highest cursor>)`,
+which PostgreSQL delivers at COMMIT, in commit order, to every listening
+process. A notification is delivered only once its transaction is visible to
+new snapshots, so a reader woken by it sees every event up to that cursor.
+
+The connection is a dedicated one (`connect`), never a pooled one: the pool
+resets each released connection with `UNLISTEN *`. When it drops, the
+listener reconnects with backoff; after every (re)connect, and every
+`check_interval` seconds while connected, it reads event_cursor.last_cursor
+and reports it too, since a NOTIFY sent while it was down is lost. That
+periodic read is one cheap query per process, and it is also how a silently
+dead connection is noticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from server.storage.database import CONNECTION_ERRORS, connect
+from server.storage.events import NOTIFY_CHANNEL, last_cursor
+
+log = logging.getLogger(__name__)
+
+# How operators (and tests) find this connection in pg_stat_activity.
+APPLICATION_NAME = "channel-events-listener"
+
+
+class CommitListener:
+    """Calls `on_commit(cursor)` with committed cursors, as they commit."""
+
+    def __init__(
+        self,
+        dsn: str,
+        on_commit: Callable[[int], None],
+        check_interval: float = 5.0,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._dsn = dsn
+        self._on_commit = on_commit
+        self._check_interval = check_interval
+        self._max_backoff = max_backoff
+        self._task: asyncio.Task[None] | None = None
+        self._connection: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+        self._connected = asyncio.Event()
+        # Times the connection was (re)established: tests and logs read it.
+        self.connects = 0
+
+    async def start(self, first_connect_timeout: float = 10.0) -> None:
+        """Starts listening; waits (bounded) for the first connection so that a
+        server that just started does not miss the events of its first calls."""
+        self._task = asyncio.create_task(self._run(), name="commit-listener")
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._connected.wait(), first_connect_timeout)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._drop_connection()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await self._listen()
+                backoff = 0.1
+            except CONNECTION_ERRORS as error:
+                log.warning("commit listener lost its connection (%s); reconnecting in %.1fs",
+                            type(error).__name__, backoff)
+            await self._drop_connection()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    async def _listen(self) -> None:
+        """Listens until the connection is lost (returns or raises)."""
+        self._lost.clear()
+        connection = await connect(self._dsn)
+        self._connection = connection
+        connection.add_termination_listener(self._on_terminated)
+        await connection.execute(f"SET application_name = '{APPLICATION_NAME}'")
+        await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        self.connects += 1
+        self._connected.set()
+        while not connection.is_closed():
+            # Read after LISTEN: whatever committed while we were away is covered.
+            self._on_commit(await asyncio.wait_for(last_cursor(connection), self._check_interval))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._lost.wait(), self._check_interval)
+            if self._lost.is_set():
+                return
+
+    def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+        try:
+            cursor = int(payload)
+        except ValueError:
+            log.warning("ignoring a malformed notification on %s", channel)
+            return
+        self._on_commit(cursor)
+
+    def _on_terminated(self, connection: Any) -> None:
+        self._lost.set()
+
+    async def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        # Closing a connection whose server is gone may hang: bound it.
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(connection.close(), 2.0)
+        if not connection.is_closed():
+            connection.terminate()
