@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, TypeVar
 
-from awooop.channel_events.v1 import common_pb2, events_pb2
+from awooop.channel_events.v1 import common_pb2, dossier_pb2, events_pb2, work_items_pb2
 from google.protobuf import json_format, struct_pb2, timestamp_pb2
 
+from server.domain import recurrence as rec
+from server.domain import work_items as wi
 from server.domain.cursors import encode_cursor
 from server.domain.models import (
     DEFAULT_CHANNEL_TYPE,
@@ -17,6 +21,8 @@ from server.domain.models import (
     SourceRef,
     StoredEvent,
 )
+
+E = TypeVar("E", bound=Enum)
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -136,3 +142,157 @@ def repair_status_from_proto(value: common_pb2.RepairStatus.ValueType) -> Repair
     if value == common_pb2.REPAIR_STATUS_UNSPECIFIED:
         return None
     return RepairStatus[common_pb2.RepairStatus.Name(value).removeprefix("REPAIR_STATUS_")]
+
+
+# --- recurrence and work items (SPEC sections 3 and 4) ---
+# Proto enum values are <PREFIX>_<NAME> for the domain enum member <NAME>.
+
+def _proto_enum(enum_type: Any, prefix: str, value: Enum) -> int:
+    return int(enum_type.Value(f"{prefix}_{value.name}"))
+
+
+def _domain_enum(enum_type: Any, prefix: str, domain: type[E], value: int, default: E) -> E:
+    """The domain member for a proto value; UNSPECIFIED means `default`."""
+    name = enum_type.Name(value).removeprefix(f"{prefix}_")
+    return default if name == "UNSPECIFIED" else domain[name]
+
+
+def work_item(item: wi.WorkItem) -> work_items_pb2.WorkItem:
+    return work_items_pb2.WorkItem(
+        work_item_id=item.work_item_id,
+        kind=_proto_enum(work_items_pb2.WorkItemKind, "WORK_ITEM_KIND", item.kind),
+        status=_proto_enum(work_items_pb2.WorkItemStatus, "WORK_ITEM_STATUS", item.status),
+        next_step=item.next_step,
+        recurrence_key=item.recurrence_key,
+    )
+
+
+def work_item_mode(mode: wi.WorkItemMode) -> work_items_pb2.WorkItemMode.ValueType:
+    return _proto_enum(work_items_pb2.WorkItemMode, "WORK_ITEM_MODE", mode)
+
+
+def work_item_mode_from_proto(value: int) -> wi.WorkItemMode:
+    return _domain_enum(
+        work_items_pb2.WorkItemMode, "WORK_ITEM_MODE", wi.WorkItemMode, value, wi.WorkItemMode.AUTO
+    )
+
+
+def handoff_kind_from_proto(value: int) -> wi.HandoffKind:
+    return _domain_enum(
+        work_items_pb2.HandoffKind,
+        "HANDOFF_KIND",
+        wi.HandoffKind,
+        value,
+        wi.HandoffKind.TICKET_PROPOSAL,
+    )
+
+
+def plan_step(step: wi.PlanStep) -> work_items_pb2.PlanStep:
+    return work_items_pb2.PlanStep(
+        name=step.name, actor=_proto_enum(work_items_pb2.StepActor, "STEP_ACTOR", step.actor)
+    )
+
+
+def preflight_check(check: wi.PreflightCheck) -> work_items_pb2.PreflightCheck:
+    return work_items_pb2.PreflightCheck(name=check.name, passed=check.passed, detail=check.detail)
+
+
+def dry_run_outcome(outcome: wi.DryRunOutcome) -> work_items_pb2.DryRunOutcome.ValueType:
+    return _proto_enum(work_items_pb2.DryRunOutcome, "DRY_RUN_OUTCOME", outcome)
+
+
+# Every work item RPC writes at most its own history record.
+READ_ONLY_GUARANTEES = work_items_pb2.Guarantees(
+    read_only=True, incident_mutation=False, auto_repair_mutation=False, ticket_mutation=False
+)
+
+
+def dry_run_record(record: wi.DryRunRecord) -> work_items_pb2.DryRunRecord:
+    return work_items_pb2.DryRunRecord(
+        dry_run_id=str(record.dry_run_id),
+        work_item_id=record.work_item_id,
+        kind=_proto_enum(work_items_pb2.WorkItemKind, "WORK_ITEM_KIND", record.kind),
+        mode=work_item_mode(record.mode),
+        outcome=dry_run_outcome(record.outcome),
+        checks=[preflight_check(c) for c in record.checks],
+        failed_checks=record.failed_checks,
+        operator_id=record.operator_id,
+        created_at=timestamp(record.created_at),
+    )
+
+
+def handoff(record: wi.HandoffRecord) -> work_items_pb2.Handoff:
+    return work_items_pb2.Handoff(
+        handoff_id=str(record.handoff_id),
+        work_item_id=record.work_item_id,
+        handoff_kind=_proto_enum(work_items_pb2.HandoffKind, "HANDOFF_KIND", record.handoff_kind),
+        dry_run_id=str(record.dry_run_id),
+        proposal=work_items_pb2.Proposal(
+            title=record.proposal.title,
+            description_markdown=record.proposal.description_markdown,
+            severity=record.proposal.severity,
+        ),
+        operator_id=record.operator_id,
+        created_at=timestamp(record.created_at),
+    )
+
+
+def history_record(record: wi.HistoryRecord) -> work_items_pb2.WorkItemHistoryRecord:
+    if isinstance(record, wi.DryRunRecord):
+        return work_items_pb2.WorkItemHistoryRecord(dry_run=dry_run_record(record))
+    return work_items_pb2.WorkItemHistoryRecord(handoff=handoff(record))
+
+
+def _repair_summary(summary: rec.RepairSummary | None) -> dossier_pb2.RepairSummary | None:
+    if summary is None:
+        return None
+    return dossier_pb2.RepairSummary(
+        attempted=summary.attempted,
+        verified=summary.verified,
+        failed=summary.failed,
+        latest_status=repair_status(summary.latest_status),
+    )
+
+
+def recurrence_group(group: rec.RecurrenceGroup) -> dossier_pb2.RecurrenceGroup:
+    facts = group.facts
+    run = group.latest_run
+    return dossier_pb2.RecurrenceGroup(
+        recurrence_key=facts.recurrence_key,
+        occurrence_total=facts.occurrence_total,
+        duplicate_total=facts.duplicate_total,
+        linked_run_total=facts.linked_run_total,
+        source_ref_total=facts.source_ref_total,
+        missing_source_refs_total=facts.missing_source_refs_total,
+        sentry_ref_total=facts.sentry_ref_total,
+        signoz_ref_total=facts.signoz_ref_total,
+        alert_ref_total=facts.alert_ref_total,
+        run_state_counts=group.run_state_counts,
+        latest_event_id=str(facts.latest_event_id),
+        latest_provider_event_id=facts.latest_provider_event_id,
+        latest_content_preview=facts.latest_content_preview,
+        provider=facts.provider,
+        alertname=facts.alertname,
+        severity=facts.severity,
+        namespace=facts.namespace,
+        target_resource=facts.target_resource,
+        fingerprint=facts.fingerprint,
+        latest_run_id=str(run.run_id) if run else None,
+        latest_run_state=run_state(run.state) if run else common_pb2.RUN_STATE_UNSPECIFIED,
+        latest_agent_id=run.agent_id if run else None,
+        latest_incident_id=run.incident_id if run else None,
+        incident_ids=group.incident_ids,
+        repair_summary=_repair_summary(group.repair_summary),
+        work_item=work_item(group.work_item) if group.work_item else None,
+        first_received_at=timestamp(facts.first_received_at),
+        latest_received_at=timestamp(facts.latest_received_at),
+    )
+
+
+def recurrence_summary(summary: rec.RecurrenceSummary) -> dossier_pb2.RecurrenceSummary:
+    return dossier_pb2.RecurrenceSummary(
+        **{
+            **vars(summary),
+            "latest_received_at": timestamp(summary.latest_received_at),
+        }
+    )

@@ -7,12 +7,15 @@ a failure leaves nothing half-written.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import asyncpg
 
 from server.domain.dossier import ProviderCoverage
 from server.domain.models import EventFilter, NewEvent, Run, RunInput, StoredEvent
-from server.storage import events, runs
+from server.domain.recurrence import candidate_work_item_ids
+from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
+from server.storage import events, recurrence, runs, work_items
 from server.storage.events import Recorded
 
 
@@ -51,3 +54,37 @@ class Store:
     async def coverage(self, event_filter: EventFilter, limit: int) -> list[ProviderCoverage]:
         async with self.pool.acquire() as connection:
             return await events.coverage_by_provider(connection, event_filter, limit)
+
+    # --- recurrence and work items (SPEC sections 3 and 4) ---
+
+    async def recurrence_window(
+        self, event_filter: EventFilter, limit: int
+    ) -> recurrence.RecurrenceWindow:
+        """One read-only snapshot: group facts, then the handoffs of their work items."""
+        async with self.pool.acquire() as connection, connection.transaction(
+            isolation="repeatable_read", readonly=True
+        ):
+            facts = await recurrence.group_facts(connection, event_filter, limit)
+            kinds = await work_items.handoff_kinds(connection, candidate_work_item_ids(facts))
+            as_of = await connection.fetchval("SELECT now()")
+            return recurrence.RecurrenceWindow(facts=facts, handoff_kinds=kinds, as_of=as_of)
+
+    async def record_dry_run(self, **record: Any) -> DryRunRecord:
+        """Appends one dry-run record: the only row a dry-run writes."""
+        async with self.pool.acquire() as connection:
+            return await work_items.insert_dry_run(connection, **record)
+
+    async def latest_dry_run(self, work_item_id: str) -> DryRunRecord | None:
+        async with self.pool.acquire() as connection:
+            return await work_items.latest_dry_run(connection, work_item_id)
+
+    async def record_handoff_once(self, **handoff: Any) -> tuple[HandoffRecord, bool]:
+        """The first handoff of (work_item_id, handoff_kind), and whether this call made it."""
+        async with self.pool.acquire() as connection:
+            return await work_items.insert_handoff_once(connection, **handoff)
+
+    async def work_item_history(self, work_item_id: str, project_id: str) -> list[HistoryRecord]:
+        async with self.pool.acquire() as connection, connection.transaction(
+            isolation="repeatable_read", readonly=True
+        ):
+            return await work_items.history(connection, work_item_id, project_id)

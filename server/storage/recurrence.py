@@ -1,0 +1,182 @@
+"""Recurrence SQL: the facts of every group over the most recent events.
+
+One statement, set-based over the window: it never runs a query per group or
+per event, so its cost follows `limit`, not the size of the events table.
+
+Why it stays cheap with a large table (EXPLAIN on 200,000 events, project
+filter set):
+
+    Limit
+      -> Index Scan Backward using events_project_cursor on events
+           Index Cond: (project_id = $1)
+           Filter: (stage <> 'heartbeat') [AND provider = $2]
+
+The window CTE walks the (project_id, cursor) index backwards and stops after
+`limit` matching rows; every later step (joins to run_events by its event_id
+index, runs by primary key, the GROUP BYs) works on at most `limit` events and
+their links. Without a project filter the same plan uses the unique cursor
+index. The walk only grows when many of the newest rows are filtered out
+(heartbeats, or other providers under a provider filter), i.e. with how many
+rows it must skip, never with the table's total size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from server.domain.models import EventFilter, RepairStatus, RunState, SourceRef
+from server.domain.recurrence import GroupFacts, LinkedRun
+from server.storage.events import filter_clauses
+
+_GROUPS = """
+WITH recent AS MATERIALIZED (
+    SELECT id, cursor, project_id, provider, provider_event_id, recurrence_key,
+           alertname, severity, namespace, target_resource, fingerprint,
+           content_preview, is_duplicate, source_refs, source_ref_count,
+           has_sentry_ref, has_signoz_ref, has_alert_ref, received_at
+    FROM events
+    WHERE {where}
+    ORDER BY cursor DESC
+    LIMIT {limit}
+),
+linked AS (
+    SELECT r.project_id, r.recurrence_key, r.id AS event_id, ru.run_id, ru.state,
+           ru.agent_id, ru.incident_id, ru.repair_status, ru.update_seq
+    FROM recent r
+    JOIN run_events re ON re.event_id = r.id
+    JOIN runs ru ON ru.run_id = re.run_id
+),
+event_links AS (
+    SELECT event_id, bool_or(repair_status <> 'none') AS auto_repair
+    FROM linked
+    GROUP BY event_id
+),
+group_runs AS (
+    SELECT project_id, recurrence_key,
+           jsonb_agg(DISTINCT jsonb_build_object(
+               'run_id', run_id, 'state', state, 'agent_id', agent_id,
+               'incident_id', incident_id, 'repair_status', repair_status,
+               'update_seq', update_seq)) AS runs
+    FROM linked
+    GROUP BY project_id, recurrence_key
+),
+group_refs AS (
+    SELECT r.project_id, r.recurrence_key, jsonb_agg(DISTINCT ref) AS refs
+    FROM recent r CROSS JOIN LATERAL jsonb_array_elements(r.source_refs) AS ref
+    GROUP BY r.project_id, r.recurrence_key
+),
+totals AS (
+    SELECT r.project_id, r.recurrence_key,
+           count(*) FILTER (WHERE NOT r.is_duplicate) AS occurrence_total,
+           count(*) FILTER (WHERE r.is_duplicate) AS duplicate_total,
+           count(l.event_id) AS linked_run_total,
+           count(*) FILTER (WHERE l.auto_repair) AS auto_repair_linked_total,
+           coalesce(sum(r.source_ref_count), 0) AS source_ref_total,
+           count(*) FILTER (WHERE r.source_ref_count = 0) AS missing_source_refs_total,
+           count(*) FILTER (WHERE r.has_sentry_ref) AS sentry_ref_total,
+           count(*) FILTER (WHERE r.has_signoz_ref) AS signoz_ref_total,
+           count(*) FILTER (WHERE r.has_alert_ref) AS alert_ref_total,
+           min(r.received_at) AS first_received_at,
+           max(r.received_at) AS latest_received_at,
+           max(r.cursor) AS latest_cursor
+    FROM recent r
+    LEFT JOIN event_links l ON l.event_id = r.id
+    GROUP BY r.project_id, r.recurrence_key
+),
+latest AS (
+    SELECT DISTINCT ON (project_id, recurrence_key)
+           project_id, recurrence_key, id, provider_event_id, content_preview,
+           provider, alertname, severity, namespace, target_resource, fingerprint
+    FROM recent
+    ORDER BY project_id, recurrence_key, cursor DESC
+)
+SELECT t.*,
+       l.id AS latest_event_id,
+       l.provider_event_id AS latest_provider_event_id,
+       l.content_preview AS latest_content_preview,
+       l.provider, l.alertname, l.severity, l.namespace, l.target_resource, l.fingerprint,
+       coalesce(g.runs, '[]'::jsonb) AS runs,
+       coalesce(f.refs, '[]'::jsonb) AS refs
+FROM totals t
+JOIN latest l USING (project_id, recurrence_key)
+LEFT JOIN group_runs g USING (project_id, recurrence_key)
+LEFT JOIN group_refs f USING (project_id, recurrence_key)
+ORDER BY t.occurrence_total DESC, t.latest_cursor DESC
+"""
+
+_FACT_COLUMNS = (
+    "project_id",
+    "recurrence_key",
+    "occurrence_total",
+    "duplicate_total",
+    "linked_run_total",
+    "auto_repair_linked_total",
+    "source_ref_total",
+    "missing_source_refs_total",
+    "sentry_ref_total",
+    "signoz_ref_total",
+    "alert_ref_total",
+    "latest_event_id",
+    "latest_provider_event_id",
+    "latest_content_preview",
+    "provider",
+    "alertname",
+    "severity",
+    "namespace",
+    "target_resource",
+    "fingerprint",
+    "first_received_at",
+    "latest_received_at",
+)
+
+
+def group_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any]]:
+    """The statement and its arguments (also used by the bench to EXPLAIN it)."""
+    args: list[Any] = []
+    where = " AND ".join(filter_clauses(event_filter, args)) or "true"
+    args.append(limit)
+    return _GROUPS.format(where=where, limit=f"${len(args)}"), args
+
+
+def _linked_run(value: dict[str, Any]) -> LinkedRun:
+    return LinkedRun(
+        run_id=UUID(value["run_id"]),
+        state=RunState(value["state"]),
+        agent_id=value["agent_id"],
+        incident_id=value["incident_id"],
+        repair_status=RepairStatus(value["repair_status"]),
+        update_seq=int(value["update_seq"]),
+    )
+
+
+def _facts(row: asyncpg.Record) -> GroupFacts:
+    return GroupFacts(
+        **{name: row[name] for name in _FACT_COLUMNS},
+        source_refs=[SourceRef(**ref) for ref in row["refs"]],
+        runs=[_linked_run(run) for run in row["runs"]],
+    )
+
+
+@dataclass(frozen=True)
+class RecurrenceWindow:
+    """The facts of the groups, and the handoffs of their work items, read from
+    one snapshot so that the counts and the statuses agree."""
+
+    facts: list[GroupFacts]
+    # work_item_id -> handoff kinds recorded; absent when never handed off.
+    handoff_kinds: dict[str, set[str]]
+    # The database clock of that snapshot.
+    as_of: datetime
+
+
+async def group_facts(
+    connection: asyncpg.Connection, event_filter: EventFilter, limit: int
+) -> list[GroupFacts]:
+    """Groups ordered by occurrence_total desc, then most recent event first."""
+    sql, args = group_query(event_filter, limit)
+    return [_facts(row) for row in await connection.fetch(sql, *args)]
