@@ -24,6 +24,10 @@ from server.storage.events import Recorded
 from server.storage.store import Store
 
 
+# Links per RecordRun call; a run may gather more over several calls.
+MAX_RUN_EVENT_IDS = 1000
+
+
 def _recorded_response(recorded: Recorded) -> events_pb2.RecordAlertEventResponse:
     return events_pb2.RecordAlertEventResponse(
         event_id=str(recorded.id),
@@ -60,9 +64,11 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         violations = Violations()
         violations.project_id(request.project_id)
         run_id = violations.uuid(request.run_id, "run_id")
+        if len(request.event_ids) > MAX_RUN_EVENT_IDS:
+            violations.add("event_ids", f"at most {MAX_RUN_EVENT_IDS} per call")
         event_ids = [
             violations.uuid(value, f"event_ids[{index}]")
-            for index, value in enumerate(request.event_ids)
+            for index, value in enumerate(request.event_ids[:MAX_RUN_EVENT_IDS])
         ]
         if request.state not in common_pb2.RunState.values():
             violations.add("state", "unknown run state")

@@ -79,6 +79,8 @@ async def test_a_run_of_another_project_cannot_be_taken_over(service: Service) -
         ({"run_id": "6f9619ff8b86d011b42d00cf4fc964ff"}, "run_id"),  # not canonical
         ({"event_ids": ["nope"]}, "event_ids[0]"),
         ({"state": 42}, "state"),
+        ({"repair_status": 9}, "repair_status"),
+        ({"event_ids": [str(uuid.uuid4()) for _ in range(1001)]}, "event_ids"),
     ],
 )
 async def test_malformed_runs_are_refused_naming_the_field(
