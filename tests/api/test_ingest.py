@@ -62,9 +62,13 @@ async def ingest(
     )
 
 
+def sample_headers(name: str) -> dict[str, str]:
+    """The headers the sample's provider sends with it."""
+    return {"Sentry-Hook-Resource": SENTRY_RESOURCES[name]} if name in SENTRY_RESOURCES else {}
+
+
 async def ingest_sample(service: Service, name: str) -> events_pb2.IngestProviderPayloadResponse:
-    headers = {"Sentry-Hook-Resource": SENTRY_RESOURCES[name]} if name in SENTRY_RESOURCES else {}
-    return await ingest(service, SAMPLE_PROVIDERS[name], sample_bytes(name), headers)
+    return await ingest(service, SAMPLE_PROVIDERS[name], sample_bytes(name), sample_headers(name))
 
 
 async def dossier(service: Service, **filters: Any) -> dossier_pb2.GetEventDossierResponse:
