@@ -5,6 +5,7 @@ Every body is a real provider sample from ../shared/samples/ or built from one.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,9 @@ import pytest
 from awooop.channel_events.v1 import dossier_pb2, events_pb2
 from google.protobuf import json_format
 
+from server.domain.cursors import encode_cursor
 from server.domain.providers import MAX_BODY_BYTES, sentry_signature
+from tests.domain.test_providers import METRIC_ALERT
 from tests.harness import INGEST, Service, bearer, start_service, stop_service, violated_fields
 
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
@@ -239,6 +242,22 @@ async def test_a_signoz_rule_id_label_becomes_a_rule_ref(service: Service) -> No
     assert [(r.system, r.kind, r.id) for r in event.source_refs] == [("signoz", "rule", "42")]
 
 
+async def test_a_sentry_metric_alert_is_recorded_under_its_alert_rule(service: Service) -> None:
+    headers = {"Sentry-Hook-Resource": "metric_alert"}
+    response = await ingest(service, "sentry", METRIC_ALERT, headers)
+    await ingest(service, "sentry", {**METRIC_ALERT, "action": "resolved"}, headers)
+
+    assert [e.provider_event_id for e in response.events] == ["sentry:metric-alert-16"]
+    found = await dossier(service)
+    assert [(e.stage, e.severity, e.is_duplicate) for e in found.events] == [
+        ("resolved", "", False), ("critical", "critical", False)
+    ]
+    assert {e.fingerprint for e in found.events} == {"sentry-metric-alert:7"}
+    assert ("sentry", "metric_alert", "16") in [
+        (r.system, r.kind, r.id) for r in found.events[0].source_refs
+    ]
+
+
 async def test_a_sentry_resource_header_matches_in_any_case(service: Service) -> None:
     response = await ingest(
         service, "sentry", sample_bytes("sentry_issue_created.json"),
@@ -253,10 +272,27 @@ async def test_a_sentry_resource_header_matches_in_any_case(service: Service) ->
 # ---------------------------------------------------------------------------
 
 
+async def first_watched_event(service: Service) -> events_pb2.WatchEventsResponse:
+    """The first event WatchEvents replays from the start of the stream."""
+    stream = service.events.WatchEvents(
+        events_pb2.WatchEventsRequest(project_id="alpha", after_cursor=encode_cursor(0))
+    )
+    try:
+        async with asyncio.timeout(10):
+            async for response in stream:
+                if response.HasField("event"):
+                    return response
+    finally:
+        stream.cancel()
+    raise AssertionError("the watch ended without an event")
+
+
 async def test_personal_data_of_a_sentry_event_never_comes_back_out(service: Service) -> None:
     await ingest_sample(service, "sentry_event_alert_triggered.json")
 
+    watched = await first_watched_event(service)
     reads = [
+        watched,
         await dossier(service),
         await service.events.ListRecentEvents(
             events_pb2.ListRecentEventsRequest(project_id="alpha")
