@@ -221,6 +221,21 @@ async def test_idle_streams_get_progress_that_moves_past_events_they_do_not_matc
     await watcher.cancel()
 
 
+async def test_progress_keeps_coming_while_only_other_projects_events_flow(
+    fast: Service,
+) -> None:
+    watcher = await Subscription(fast.channel, project_id="beta").open()
+    loop = asyncio.get_running_loop()
+    count = len(watcher.received.progress)
+    started = loop.time()
+    while loop.time() - started < 1.2:
+        await fast.record(project_id="alpha")
+        await asyncio.sleep(0.02)
+    assert watcher.received.events == []
+    assert len(watcher.received.progress) - count >= 3
+    await watcher.cancel()
+
+
 async def test_progress_default_is_at_most_five_seconds() -> None:
     from server.config import Settings
 
