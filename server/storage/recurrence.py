@@ -3,21 +3,28 @@
 One statement, set-based over the window: it never runs a query per group or
 per event, so its cost follows `limit`, not the size of the events table.
 
-Why it stays cheap with a large table (EXPLAIN on 200,000 events, project
-filter set):
+Why it stays cheap with a large table (EXPLAIN ANALYZE on 200,000 events in
+20 projects, bench/bench_recurrence.py). The window CTE is always a LIMIT over
+a backward index walk that stops after `limit` matching rows:
 
-    Limit
-      -> Index Scan Backward using events_project_cursor on events
-           Index Cond: (project_id = $1)
-           Filter: (stage <> 'heartbeat') [AND provider = $2]
+    project filter, project rare among the newest rows:
+      Limit (rows=100)
+        -> Index Scan Backward using events_project_cursor on events
+             Index Cond: (project_id = 'proj-rare')
+             Filter: (stage <> 'heartbeat')
+    project filter, project common among the newest rows (the planner finds
+    the (cursor) index cheaper: its heap order is perfectly correlated):
+      Limit (rows=100)
+        -> Index Scan Backward using events_cursor_key on events
+             Filter: ((stage <> 'heartbeat') AND (project_id = 'proj-1'))
+    provider filter:
+      Limit -> Index Scan Backward using events_provider_cursor (or
+               events_project_provider_cursor), Index Cond: (provider = ...)
 
-The window CTE walks the (project_id, cursor) index backwards and stops after
-`limit` matching rows; every later step (joins to run_events by its event_id
-index, runs by primary key, the GROUP BYs) works on at most `limit` events and
-their links. Without a project filter the same plan uses the unique cursor
-index. The walk only grows when many of the newest rows are filtered out
-(heartbeats, or other providers under a provider filter), i.e. with how many
-rows it must skip, never with the table's total size.
+Every later step (run_events by its event_id index, runs by primary key, the
+GROUP BYs, the DISTINCT ON) works on at most `limit` events and their links.
+The walk grows only with the rows it must skip among the newest ones
+(heartbeats, other projects), never with the table's total size.
 """
 
 from __future__ import annotations

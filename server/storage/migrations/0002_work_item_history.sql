@@ -40,3 +40,10 @@ CREATE TABLE work_item_handoffs (
     -- handoffs race on this constraint and exactly one row wins.
     UNIQUE (work_item_id, handoff_kind)
 );
+
+-- The recurrence window (and coverage) with a provider filter: without these,
+-- a rare provider makes PostgreSQL walk or sort a whole project's rows; with
+-- them the newest matching rows are read backwards from the index and the
+-- walk stops at LIMIT, whatever the table holds.
+CREATE INDEX events_project_provider_cursor ON events (project_id, provider, cursor);
+CREATE INDEX events_provider_cursor ON events (provider, cursor);
