@@ -312,6 +312,12 @@ async def test_stopping_the_server_ends_streams_cleanly_and_closes_the_listener(
     for watcher in watchers:
         assert await watcher.until_ended() == grpc.StatusCode.OK
     assert len(await _listener_pids(observer)) == 1
+    # The watch's own tasks are gone (the observer's, still running, are named
+    # alike: count them per server by stopping only one).
+    names = [t.get_name() for t in asyncio.all_tasks()]
+    assert names.count("watch-hub") == 1
+    assert names.count("watch-progress") == 1
+    assert names.count("commit-listener") == 1
     await server.channel.close()
     await server.store.pool.close()
     await stop_service(observer)
