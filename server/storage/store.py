@@ -6,7 +6,8 @@ a failure leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from typing import Any
 
 import asyncpg
@@ -15,6 +16,7 @@ from server.domain.dossier import ProviderCoverage
 from server.domain.models import EventFilter, NewEvent, Run, RunInput, StoredEvent
 from server.domain.recurrence import candidate_work_item_ids
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
+from server.errors import Unavailable
 from server.storage import events, recurrence, runs, work_items
 from server.storage.events import Recorded
 
@@ -25,13 +27,26 @@ class Store:
         # For connections that must not come from the pool (a LISTEN).
         self.dsn = dsn
 
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection. Failing to get one, whatever PostgreSQL said,
+        means the database is unavailable right now, not that the call was bad."""
+        try:
+            connection = await self.pool.acquire()
+        except Exception as error:
+            raise Unavailable("database unavailable; retry later") from error
+        try:
+            yield connection
+        finally:
+            await self.pool.release(connection)
+
     async def record_events(self, new_events: Sequence[NewEvent]) -> list[Recorded]:
         """All of them or none."""
-        async with self.pool.acquire() as connection, connection.transaction():
+        async with self.connection() as connection, connection.transaction():
             return await events.insert_events(connection, new_events)
 
     async def record_run(self, run: RunInput) -> Run:
-        async with self.pool.acquire() as connection, connection.transaction():
+        async with self.connection() as connection, connection.transaction():
             return await runs.upsert_run(connection, run)
 
     async def record_events_with_runs(
@@ -40,7 +55,7 @@ class Store:
         """Events and the runs linked to them, in one transaction. The runs must
         follow the events they link to, so this holds the cursor lock a little
         longer than record_events: fine for heartbeats, which are rare."""
-        async with self.pool.acquire() as connection, connection.transaction():
+        async with self.connection() as connection, connection.transaction():
             recorded = await events.insert_events(connection, new_events)
             stored_runs = [await runs.upsert_run(connection, run) for run in new_runs]
             return recorded, stored_runs
@@ -48,11 +63,11 @@ class Store:
     async def list_events(
         self, event_filter: EventFilter, limit: int, before_cursor: int | None = None
     ) -> list[StoredEvent]:
-        async with self.pool.acquire() as connection:
+        async with self.connection() as connection:
             return await events.list_events(connection, event_filter, limit, before_cursor)
 
     async def coverage(self, event_filter: EventFilter, limit: int) -> list[ProviderCoverage]:
-        async with self.pool.acquire() as connection:
+        async with self.connection() as connection:
             return await events.coverage_by_provider(connection, event_filter, limit)
 
     # --- recurrence and work items (SPEC sections 3 and 4) ---
@@ -61,7 +76,7 @@ class Store:
         self, event_filter: EventFilter, limit: int
     ) -> recurrence.RecurrenceWindow:
         """One read-only snapshot: group facts, then the handoffs of their work items."""
-        async with self.pool.acquire() as connection, connection.transaction(
+        async with self.connection() as connection, connection.transaction(
             isolation="repeatable_read", readonly=True
         ):
             facts = await recurrence.group_facts(connection, event_filter, limit)
@@ -71,20 +86,20 @@ class Store:
 
     async def record_dry_run(self, **record: Any) -> DryRunRecord:
         """Appends one dry-run record: the only row a dry-run writes."""
-        async with self.pool.acquire() as connection:
+        async with self.connection() as connection:
             return await work_items.insert_dry_run(connection, **record)
 
     async def latest_dry_run(self, work_item_id: str) -> DryRunRecord | None:
-        async with self.pool.acquire() as connection:
+        async with self.connection() as connection:
             return await work_items.latest_dry_run(connection, work_item_id)
 
     async def record_handoff_once(self, **handoff: Any) -> tuple[HandoffRecord, bool]:
         """The first handoff of (work_item_id, handoff_kind), and whether this call made it."""
-        async with self.pool.acquire() as connection:
+        async with self.connection() as connection:
             return await work_items.insert_handoff_once(connection, **handoff)
 
     async def work_item_history(self, work_item_id: str, project_id: str) -> list[HistoryRecord]:
-        async with self.pool.acquire() as connection, connection.transaction(
+        async with self.connection() as connection, connection.transaction(
             isolation="repeatable_read", readonly=True
         ):
             return await work_items.history(connection, work_item_id, project_id)
