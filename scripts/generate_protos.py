@@ -18,12 +18,13 @@ from grpc_tools import protoc
 ROOT = Path(__file__).resolve().parent.parent
 PROTOS = ROOT / "protos"
 BIN = Path(sys.executable).parent
+DESCRIPTOR_SET = "awooop/channel_events/v1/channel_events.binpb"
 
 
 def generate(out: Path) -> None:
     if out.exists():
         shutil.rmtree(out)
-    out.mkdir(parents=True)
+    (out / DESCRIPTOR_SET).parent.mkdir(parents=True)
     well_known = str(resources.files("grpc_tools") / "_proto")
     sources = sorted(str(p.relative_to(PROTOS)) for p in PROTOS.rglob("*.proto"))
     args = [
@@ -36,6 +37,10 @@ def generate(out: Path) -> None:
         f"--mypy_grpc_out={out}",
         f"--plugin=protoc-gen-mypy={BIN / 'protoc-gen-mypy'}",
         f"--plugin=protoc-gen-mypy_grpc={BIN / 'protoc-gen-mypy_grpc'}",
+        # The contract with its comments, for reflection: the _pb2 modules keep
+        # no comments, and grpcurl describe should show them.
+        "--include_source_info",
+        f"--descriptor_set_out={out / DESCRIPTOR_SET}",
         *sources,
     ]
     if protoc.main(args) != 0:

@@ -17,11 +17,12 @@ from awooop.channel_events.v1 import (
 )
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
+from grpc_reflection.v1alpha import reflection, reflection_pb2_grpc
 
 from server.api.dossier import DossierService
 from server.api.events import EventService
 from server.api.guard import Guard
+from server.api.reflection import DocumentedReflectionServicer
 from server.api.watch import EventWatch
 from server.api.work_items import WorkItemService
 from server.auth import Authenticator
@@ -70,8 +71,10 @@ def create_app(settings: Settings, store: Store, authenticator: Authenticator, l
     work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(store), server)
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
-    reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+    reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
+        DocumentedReflectionServicer(
+            (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
+        ),
         server,
     )
     port = server.add_insecure_port(listen or settings.listen)

@@ -360,3 +360,32 @@ async def test_grpcurl_shows_an_error_with_its_code_and_bad_request_details(
         "body.alerts[0].startsAt"
     ]
     assert await service.count_rows("events") == 0
+
+
+def rpc_comments() -> dict[str, dict[str, str]]:
+    """service -> rpc -> the first line of its leading comment in protos/."""
+    comments: dict[str, dict[str, str]] = {}
+    for proto in sorted((Path(__file__).parents[1] / "protos").rglob("*.proto")):
+        service, leading = "", []
+        for line in proto.read_text().splitlines():
+            stripped = line.strip()
+            if match := re.match(r"service (\w+)", stripped):
+                service = f"awooop.channel_events.v1.{match.group(1)}"
+            if stripped.startswith("//"):
+                leading.append(stripped)
+                continue
+            if match := re.match(r"rpc (\w+)", stripped):
+                comments.setdefault(service, {})[match.group(1)] = leading[0] if leading else ""
+            leading = []
+    return comments
+
+
+@pytest.mark.parametrize("name", sorted(SERVICES))
+async def test_grpcurl_describe_shows_the_comment_of_every_rpc(service: Service, name: str) -> None:
+    described = await grpcurl("-plaintext", service.address, "describe", name)
+
+    comments = rpc_comments()[name]
+    assert set(comments) == {m.name for m in SERVICES[name].methods}
+    for rpc, comment in comments.items():
+        assert comment, f"{rpc} has no comment in the proto: the proto is the contract"
+        assert comment in described.stdout, (rpc, comment)
