@@ -90,10 +90,6 @@ class RecurrenceGroup:
     work_item: WorkItem | None
 
     @property
-    def has_active_run(self) -> bool:
-        return bool(self.active_run_ids)
-
-    @property
     def active_run_ids(self) -> list[str]:
         """Linked runs still queued or running."""
         return sorted(str(r.run_id) for r in self.facts.runs if r.state in ACTIVE_RUN_STATES)
