@@ -37,7 +37,6 @@ from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
 from server.errors import Unavailable
-from server.storage import events
 from server.storage.listener import CommitListener
 from server.storage.store import Store
 
@@ -279,9 +278,7 @@ class EventWatch:
         )
 
     async def _read_after(self, event_filter: EventFilter, position: int) -> list[StoredEvent]:
-        async with self._store.pool.acquire() as connection:
-            return await events.events_after(connection, event_filter, position, self._batch_size)
+        return await self._store.events_after(event_filter, position, self._batch_size)
 
     async def _last_cursor(self) -> int:
-        async with self._store.pool.acquire() as connection:
-            return await events.last_cursor(connection)
+        return await self._store.last_cursor()

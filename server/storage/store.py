@@ -66,6 +66,18 @@ class Store:
         async with self.connection() as connection:
             return await events.list_events(connection, event_filter, limit, before_cursor)
 
+    async def events_after(
+        self, event_filter: EventFilter, after_cursor: int, limit: int
+    ) -> list[StoredEvent]:
+        """Matching events above `after_cursor`, oldest first, at most `limit`."""
+        async with self.connection() as connection:
+            return await events.events_after(connection, event_filter, after_cursor, limit)
+
+    async def last_cursor(self) -> int:
+        """The highest cursor committed so far."""
+        async with self.connection() as connection:
+            return await events.last_cursor(connection)
+
     async def coverage(self, event_filter: EventFilter, limit: int) -> list[ProviderCoverage]:
         async with self.connection() as connection:
             return await events.coverage_by_provider(connection, event_filter, limit)
