@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test generate check-generated bench lint clean
+.PHONY: run test generate check-generated typecheck bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +17,12 @@ run: $(STAMP)
 	exec $(PY) -m server
 
 ## The whole suite against a real PostgreSQL and a real gRPC server.
-test: $(STAMP) check-generated
+test: $(STAMP) check-generated typecheck
 	$(PY) -m pytest
+
+## Types of the service code (the generated stubs come with .pyi files).
+typecheck: $(STAMP)
+	$(PY) -m mypy
 
 ## Regenerate generated/ from protos/.
 generate: $(STAMP)

@@ -111,7 +111,8 @@ class BareEventService(events_pb2_grpc.EventServiceServicer):
 
 async def serve_bare(port: int) -> None:
     server = grpc.aio.server()
-    events_pb2_grpc.add_EventServiceServicer_to_server(BareEventService(), server)
+    # Only WatchEvents is served: the baseline is a bare fan-out, nothing else.
+    events_pb2_grpc.add_EventServiceServicer_to_server(BareEventService(), server)  # type: ignore[abstract]
     health_servicer = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     server.add_insecure_port(f"127.0.0.1:{port}")

@@ -62,10 +62,6 @@ class Unavailable(DomainError):
     reason = "UNAVAILABLE"
 
 
-class Unimplemented(DomainError):
-    reason = "UNIMPLEMENTED"
-
-
 _STATUS_BY_ERROR: dict[type[DomainError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -73,7 +69,6 @@ _STATUS_BY_ERROR: dict[type[DomainError], grpc.StatusCode] = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
-    Unimplemented: grpc.StatusCode.UNIMPLEMENTED,
 }
 
 

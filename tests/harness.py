@@ -25,6 +25,7 @@ from awooop.channel_events.v1 import (
     work_items_pb2_grpc,
 )
 from google.rpc import error_details_pb2, status_pb2
+from pydantic import SecretStr
 
 from server.app import App, create_app
 from server.auth import ApiKey, Authenticator, Role, hash_token
@@ -180,7 +181,7 @@ class Service:
 
 
 async def start_service(dsn: str, **settings_overrides: Any) -> Service:
-    settings = Settings(database_url=dsn, listen="127.0.0.1:0", **settings_overrides)
+    settings = Settings(database_url=SecretStr(dsn), listen="127.0.0.1:0", **settings_overrides)
     pool = await create_pool(dsn)
     store = Store(pool, dsn)
     authenticator = Authenticator(TEST_KEYS, settings.require_read_auth)

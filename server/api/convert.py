@@ -41,7 +41,7 @@ def struct_to_dict(message: struct_pb2.Struct) -> dict[str, object]:
     return json_format.MessageToDict(message)
 
 
-def dict_to_struct(value: dict[str, object]) -> struct_pb2.Struct:
+def dict_to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
     message = struct_pb2.Struct()
     message.update(value)
     return message
@@ -147,8 +147,9 @@ def repair_status_from_proto(value: common_pb2.RepairStatus.ValueType) -> Repair
 # --- recurrence and work items (SPEC sections 3 and 4) ---
 # Proto enum values are <PREFIX>_<NAME> for the domain enum member <NAME>.
 
-def _proto_enum(enum_type: Any, prefix: str, value: Enum) -> int:
-    return int(enum_type.Value(f"{prefix}_{value.name}"))
+def _proto_enum(enum_type: Any, prefix: str, value: Enum) -> Any:
+    # Any: each proto enum's ValueType is a NewType of int of its own.
+    return enum_type.Value(f"{prefix}_{value.name}")
 
 
 def _domain_enum(enum_type: Any, prefix: str, domain: type[E], value: int, default: E) -> E:

@@ -164,7 +164,15 @@ class EventService(events_pb2_grpc.EventServiceServicer):
             "provider_prefix": request.provider_prefix,
         }
         before = page_start(request.page_token, filters)
-        found = await self._store.list_events(EventFilter(**filters), limit + 1, before)
+        found = await self._store.list_events(
+            EventFilter(
+                project_id=request.project_id,
+                channel_type=request.channel_type,
+                provider_prefix=request.provider_prefix,
+            ),
+            limit + 1,
+            before,
+        )
         page = found[:limit]
         return events_pb2.ListRecentEventsResponse(
             events=[convert.event_summary(e) for e in page],

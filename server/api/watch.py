@@ -27,6 +27,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import grpc
 from awooop.channel_events.v1 import events_pb2
@@ -42,7 +43,7 @@ from server.storage.store import Store
 
 log = logging.getLogger(__name__)
 
-Response = events_pb2.WatchEventsResponse
+Response: TypeAlias = events_pb2.WatchEventsResponse
 
 
 def _event_response(event: StoredEvent) -> Response:

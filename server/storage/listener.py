@@ -100,9 +100,9 @@ class CommitListener:
             if self._lost.is_set():
                 return
 
-    def _on_notify(self, connection: Any, pid: int, channel: str, payload: str) -> None:
+    def _on_notify(self, connection: Any, pid: int, channel: str, payload: object) -> None:
         try:
-            cursor = int(payload)
+            cursor = int(str(payload))
         except ValueError:
             log.warning("ignoring a malformed notification on %s", channel)
             return

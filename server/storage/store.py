@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 
@@ -32,13 +32,14 @@ class Store:
         """A pooled connection. Failing to get one, whatever PostgreSQL said,
         means the database is unavailable right now, not that the call was bad."""
         try:
-            connection = await self.pool.acquire()
+            proxy = await self.pool.acquire()
         except Exception as error:
             raise Unavailable("database unavailable; retry later") from error
         try:
-            yield connection
+            # A pool proxy, used exactly like the Connection it wraps.
+            yield cast(asyncpg.Connection, proxy)
         finally:
-            await self.pool.release(connection)
+            await self.pool.release(proxy)
 
     async def record_events(self, new_events: Sequence[NewEvent]) -> list[Recorded]:
         """All of them or none."""

@@ -118,6 +118,7 @@ async def insert_dry_run(
         list(failed_checks),
         operator_id,
     )
+    assert row is not None  # INSERT ... RETURNING always returns the row
     return _dry_run(row)
 
 

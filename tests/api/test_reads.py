@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from typing import Any
 
 import grpc
 import pytest
@@ -100,7 +101,7 @@ LIMITS = [
 ]
 
 
-async def call(service: Service, rpc: str, **fields: object) -> object:
+async def call(service: Service, rpc: str, **fields: object) -> Any:
     if rpc == "ListRecentEvents":
         return await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest(**fields))
     request_type = getattr(dossier_pb2, f"{rpc}Request")

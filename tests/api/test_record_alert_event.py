@@ -8,13 +8,13 @@ import uuid
 
 import grpc
 import pytest
-from awooop.channel_events.v1 import dossier_pb2, events_pb2
+from awooop.channel_events.v1 import common_pb2, dossier_pb2, events_pb2
 from google.protobuf import struct_pb2
 
 from tests.harness import INGEST, Service, violated_fields
 
 
-async def dossier_event(service: Service, provider_event_id: str) -> object:
+async def dossier_event(service: Service, provider_event_id: str) -> common_pb2.ChannelEvent:
     response = await service.dossier.GetEventDossier(
         dossier_pb2.GetEventDossierRequest(provider_event_id=provider_event_id)
     )
@@ -186,6 +186,7 @@ async def test_secrets_never_reach_any_output(service: Service) -> None:
         assert secret not in rendered
     async with service.store.pool.acquire() as connection:
         row = await connection.fetchrow("SELECT * FROM events WHERE id = $1", uuid.UUID(recorded.event_id))
+    assert row is not None
     stored = repr(dict(row))
     for secret in ("hunter2", "s3cr3t-value", "ghp_abcdefghijklmnopqrstuvwxyz0123456789"):
         assert secret not in stored
