@@ -6,9 +6,8 @@ import grpc
 from awooop.channel_events.v1 import dossier_pb2, dossier_pb2_grpc
 
 from server.api import convert
-from server.api.paging import page_start
+from server.api.paging import read_page
 from server.api.recurrence import get_dossier_recurrence
-from server.domain.cursors import encode_page_token
 from server.domain.dossier import coverage_summary, dossier_summary
 from server.domain.models import EventFilter
 from server.domain.validation import COVERAGE_LIMIT, DOSSIER_LIMIT, Violations
@@ -28,31 +27,22 @@ class DossierService(dossier_pb2_grpc.DossierServiceServicer):
         violations.length(request.provider_event_id, "provider_event_id", 300)
         limit = violations.limit(request.limit, DOSSIER_LIMIT)
         violations.raise_if_any()
-        filters = {
-            "project_id": request.project_id,
-            "run_id": request.run_id,
-            "provider_event_id": request.provider_event_id,
-        }
-        before = page_start(request.page_token, filters)
-        found = await self._store.list_events(
+        page = await read_page(
+            self._store,
             EventFilter(
                 project_id=request.project_id,
                 run_id=run_id,
                 provider_event_id=request.provider_event_id,
             ),
-            limit + 1,
-            before,
+            limit,
+            request.page_token,
         )
-        page = found[:limit]
-        summary = dossier_summary(page)
         return dossier_pb2.GetEventDossierResponse(
-            events=[convert.channel_event(e) for e in page],
-            total=len(page),
+            events=[convert.channel_event(e) for e in page.events],
+            total=len(page.events),
             limit=limit,
-            next_page_token=(
-                encode_page_token(page[-1].cursor, filters) if len(found) > limit else ""
-            ),
-            summary=dossier_pb2.DossierSummary(**vars(summary)),
+            next_page_token=page.next_page_token,
+            summary=dossier_pb2.DossierSummary(**vars(dossier_summary(page.events))),
         )
 
     async def GetDossierCoverage(

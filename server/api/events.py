@@ -11,11 +11,11 @@ from awooop.channel_events.v1 import common_pb2, events_pb2, events_pb2_grpc
 from server.api import convert
 from server.api.guard import current_principal
 from server.api.ingest import ingest_provider_payload
-from server.api.paging import page_start
+from server.api.paging import read_page
 from server.api.watch import EventWatch
 from server.config import Settings
 from server.domain import heartbeat
-from server.domain.cursors import encode_cursor, encode_page_token
+from server.domain.cursors import encode_cursor
 from server.domain.derivation import derive_event
 from server.domain.events import check_alert_event
 from server.domain.models import EventFilter, RunInput
@@ -158,29 +158,21 @@ class EventService(events_pb2_grpc.EventServiceServicer):
         violations.length(request.provider_prefix, "provider_prefix", 300)
         limit = violations.limit(request.limit, LIST_RECENT_LIMIT)
         violations.raise_if_any()
-        filters = {
-            "project_id": request.project_id,
-            "channel_type": request.channel_type,
-            "provider_prefix": request.provider_prefix,
-        }
-        before = page_start(request.page_token, filters)
-        found = await self._store.list_events(
+        page = await read_page(
+            self._store,
             EventFilter(
                 project_id=request.project_id,
                 channel_type=request.channel_type,
                 provider_prefix=request.provider_prefix,
             ),
-            limit + 1,
-            before,
+            limit,
+            request.page_token,
         )
-        page = found[:limit]
         return events_pb2.ListRecentEventsResponse(
-            events=[convert.event_summary(e) for e in page],
-            total=len(page),
+            events=[convert.event_summary(e) for e in page.events],
+            total=len(page.events),
             limit=limit,
-            next_page_token=(
-                encode_page_token(page[-1].cursor, filters) if len(found) > limit else ""
-            ),
+            next_page_token=page.next_page_token,
         )
 
     async def WatchEvents(
