@@ -23,6 +23,10 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.InterfaceError,
     asyncpg.exceptions.TooManyConnectionsError,
+    asyncpg.exceptions.ConnectionFailureError,
+    # A pooled connection whose server side was killed while idle can fail its
+    # next query with a protocol-state error before asyncpg notices it is gone.
+    asyncpg.exceptions.InternalClientError,
 )
 
 
