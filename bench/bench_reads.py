@@ -13,7 +13,6 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable
 
-import grpc
 from awooop.channel_events.v1 import dossier_pb2, events_pb2
 
 from bench.history import write_history
@@ -72,13 +71,8 @@ CALLS_BY_NAME: dict[str, Call] = {
 }
 
 
-async def _median_ms(service: Service, call: Call) -> float | None:
-    try:
-        await call(service)  # warm-up; also tells whether the RPC exists yet
-    except grpc.aio.AioRpcError as error:
-        if error.code() == grpc.StatusCode.UNIMPLEMENTED:
-            return None
-        raise
+async def _median_ms(service: Service, call: Call) -> float:
+    await call(service)  # warm-up
     samples = []
     for _ in range(CALLS):
         start = time.perf_counter()
@@ -101,9 +95,6 @@ async def _run() -> None:
             # Interleave the two sizes so that machine noise hits both alike.
             at_small = await _median_ms(small, call)
             at_large = await _median_ms(large, call)
-            if at_small is None or at_large is None:
-                print(f"{name:36} {'(not implemented)':>38}")
-                continue
             print(f"{name:36} {at_small:14.2f} {at_large:15.2f} {at_large / at_small:7.2f}")
     finally:
         for service in services:
