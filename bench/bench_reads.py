@@ -92,7 +92,7 @@ async def _run() -> None:
         small, large = services
         print(f"{'call':36} {'p50 @2k (ms)':>14} {'p50 @200k (ms)':>15} {'ratio':>7}")
         for name, call in CALLS_BY_NAME.items():
-            # Interleave the two sizes so that machine noise hits both alike.
+            # The two sizes back to back, so that a burst of machine noise hits both.
             at_small = await _median_ms(small, call)
             at_large = await _median_ms(large, call)
             print(f"{name:36} {at_small:14.2f} {at_large:15.2f} {at_large / at_small:7.2f}")

@@ -10,6 +10,7 @@ import asyncpg
 import grpc
 import pytest
 from awooop.channel_events.v1 import events_pb2
+from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
@@ -53,7 +54,13 @@ async def test_reflection_serves_the_contract_with_its_comments(service: Service
     )
     response = await call.read()
     await call.done_writing()
-    assert response.file_descriptor_response.file_descriptor_proto
+    files = [
+        descriptor_pb2.FileDescriptorProto.FromString(serialized)
+        for serialized in response.file_descriptor_response.file_descriptor_proto
+    ]
+    events_file = next(f for f in files if f.name == "awooop/channel_events/v1/events.proto")
+    comments = [loc.leading_comments for loc in events_file.source_code_info.location]
+    assert any("Records alert events and agent runs" in c for c in comments)
 
 
 async def test_the_database_going_away_is_unavailable_and_the_server_recovers(
