@@ -78,6 +78,11 @@ class CommitListener:
             except CONNECTION_ERRORS as error:
                 log.warning("commit listener lost its connection (%s); reconnecting in %.1fs",
                             type(error).__name__, backoff)
+            except Exception:  # noqa: BLE001 - the listener must outlive any failure
+                # e.g. a database refusing connections answers with a server
+                # error, not a connection error: keep trying all the same,
+                # or every subscriber of this process would wait forever.
+                log.warning("commit listener failed; retrying in %.1fs", backoff, exc_info=True)
             await self._drop_connection()
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, self._max_backoff)
