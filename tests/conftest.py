@@ -30,3 +30,11 @@ async def service(database: str) -> AsyncIterator[Service]:
     running = await start_service(database)
     yield running
     await stop_service(running)
+
+
+@pytest.fixture
+async def fast(database: str) -> AsyncIterator[Service]:
+    """Like `service`, but idle watch streams report progress every 0.2 s."""
+    running = await start_service(database, watch_progress_interval=0.2)
+    yield running
+    await stop_service(running)

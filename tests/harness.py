@@ -197,6 +197,21 @@ async def stop_service(service: Service) -> None:
     await service.store.pool.close()
 
 
+async def set_database_open(postgres: PostgresForTests, dsn: str, is_open: bool) -> None:
+    """Closes the database to new connections and kills every session in it
+    (an outage, as the server sees it), or opens it again."""
+    name = urlsplit(dsn).path.lstrip("/")
+    admin = await asyncpg.connect(postgres.admin_dsn)
+    try:
+        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(is_open).lower()}')
+        if not is_open:
+            await admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
+            )
+    finally:
+        await admin.close()
+
+
 def error_details(error: grpc.aio.AioRpcError) -> tuple[
     error_details_pb2.BadRequest | None, error_details_pb2.ErrorInfo | None
 ]:

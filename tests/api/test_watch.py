@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -107,14 +106,6 @@ class Subscription:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-
-
-@pytest.fixture
-async def fast(database: str) -> AsyncIterator[Service]:
-    """A server whose idle streams report progress every 0.2 s."""
-    running = await start_service(database, watch_progress_interval=0.2)
-    yield running
-    await stop_service(running)
 
 
 async def test_a_live_subscriber_receives_each_new_event_once_in_cursor_order(

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import grpc
-import pytest
 
 from tests.api.test_watch import Subscription
 from tests.harness import Service, start_service, stop_service
@@ -55,13 +53,6 @@ async def _write(service: Service, writer: int, count: int, out: list[Written]) 
             title=f"writer {writer} event {i}",
         )
         out.append(Written(recorded.cursor, recorded.event_id, project_id, provider, channel_type))
-
-
-@pytest.fixture
-async def fast(database: str) -> AsyncIterator[Service]:
-    running = await start_service(database, watch_progress_interval=0.2)
-    yield running
-    await stop_service(running)
 
 
 async def test_concurrent_writers_reach_every_subscriber_exactly_once_in_cursor_order(

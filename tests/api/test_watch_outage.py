@@ -3,36 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
-
-import asyncpg
 import grpc
 import pytest
 
 from tests.api.test_watch import Subscription
-from tests.harness import PostgresForTests, Service, start_service, stop_service
-
-
-@pytest.fixture
-async def fast(database: str) -> AsyncIterator[Service]:
-    running = await start_service(database, watch_progress_interval=0.2)
-    yield running
-    await stop_service(running)
-
-
-async def set_database_open(postgres: PostgresForTests, dsn: str, is_open: bool) -> None:
-    """Closes the database to new connections and kills every session in it, or reopens it."""
-    name = urlsplit(dsn).path.lstrip("/")
-    admin = await asyncpg.connect(postgres.admin_dsn)
-    try:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {str(is_open).lower()}')
-        if not is_open:
-            await admin.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-            )
-    finally:
-        await admin.close()
+from tests.harness import PostgresForTests, Service, set_database_open
 
 
 async def record_when_possible(service: Service, title: str) -> str:

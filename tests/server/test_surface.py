@@ -4,9 +4,6 @@ recovery from a database outage."""
 from __future__ import annotations
 
 import asyncio
-from urllib.parse import urlsplit
-
-import asyncpg
 import grpc
 import pytest
 from awooop.channel_events.v1 import events_pb2
@@ -14,7 +11,7 @@ from google.protobuf import descriptor_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from tests.harness import PostgresForTests, Service, error_details
+from tests.harness import PostgresForTests, Service, error_details, set_database_open
 
 
 async def test_health_reports_serving_for_the_server_and_each_service(service: Service) -> None:
@@ -67,13 +64,8 @@ async def test_the_database_going_away_is_unavailable_and_the_server_recovers(
     service: Service, postgres: PostgresForTests
 ) -> None:
     await service.record()
-    name = urlsplit(service.dsn).path.lstrip("/")
-    admin = await asyncpg.connect(postgres.admin_dsn)
+    await set_database_open(postgres, service.dsn, False)
     try:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
-        await admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1", name
-        )
         with pytest.raises(grpc.aio.AioRpcError) as raised:
             await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest())
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
@@ -81,8 +73,7 @@ async def test_the_database_going_away_is_unavailable_and_the_server_recovers(
         assert info is not None and info.reason == "UNAVAILABLE"
         assert "asyncpg" not in (raised.value.details() or "")
     finally:
-        await admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        await admin.close()
+        await set_database_open(postgres, service.dsn, True)
     for _ in range(50):  # the pool reconnects by itself
         try:
             response = await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest())
