@@ -10,7 +10,7 @@ an event, a run or an incident.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import grpc
 from awooop.channel_events.v1 import work_items_pb2, work_items_pb2_grpc
@@ -65,6 +65,18 @@ def _validate(request: WorkItemRequest, violations: Violations) -> int:
     )
 
 
+def _plan(evaluation: Evaluation) -> dict[str, Any]:
+    """The fields a preview and a dry-run both answer with."""
+    return {
+        "work_item": convert.work_item(evaluation.work_item),
+        "mode": convert.work_item_mode(evaluation.mode),
+        "next_step": evaluation.next_step,
+        "steps": [convert.plan_step(s) for s in evaluation.steps],
+        "checks": [convert.preflight_check(c) for c in evaluation.checks],
+        "guarantees": convert.READ_ONLY_GUARANTEES,
+    }
+
+
 async def _find(store: Store, request: WorkItemRequest, limit: int) -> Found:
     """The work item in the read model of the request's filters, evaluated."""
     model = await load_read_model(store, request.project_id, request.provider, limit)
@@ -92,14 +104,7 @@ class WorkItemService(work_items_pb2_grpc.WorkItemServiceServicer):
         violations.raise_if_any()
         found = await _find(self._store, request, limit)
         evaluation = found.evaluation
-        return work_items_pb2.PreviewWorkItemResponse(
-            work_item=convert.work_item(evaluation.work_item),
-            mode=convert.work_item_mode(evaluation.mode),
-            next_step=evaluation.next_step,
-            steps=[convert.plan_step(s) for s in evaluation.steps],
-            checks=[convert.preflight_check(c) for c in evaluation.checks],
-            guarantees=convert.READ_ONLY_GUARANTEES,
-        )
+        return work_items_pb2.PreviewWorkItemResponse(**_plan(evaluation))
 
     async def DryRunWorkItem(
         self, request: work_items_pb2.DryRunWorkItemRequest, context: grpc.aio.ServicerContext
@@ -122,13 +127,8 @@ class WorkItemService(work_items_pb2_grpc.WorkItemServiceServicer):
             operator_id=current_principal().operator_id,
         )
         return work_items_pb2.DryRunWorkItemResponse(
+            **_plan(evaluation),
             dry_run_id=str(record.dry_run_id),
-            work_item=convert.work_item(evaluation.work_item),
-            mode=convert.work_item_mode(evaluation.mode),
-            next_step=evaluation.next_step,
-            steps=[convert.plan_step(s) for s in evaluation.steps],
-            checks=[convert.preflight_check(c) for c in evaluation.checks],
-            guarantees=convert.READ_ONLY_GUARANTEES,
             outcome=convert.dry_run_outcome(outcome),
             failed_checks=failed,
             created_at=convert.timestamp(record.created_at),
