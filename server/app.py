@@ -53,9 +53,11 @@ class App:
 
     async def stop(self, grace: float) -> None:
         """Stop accepting, let calls in flight finish within `grace`, end streams."""
-        await self.health.enter_graceful_shutdown()
-        await self.watch.close()
-        await self.server.stop(grace)
+        try:
+            await self.health.enter_graceful_shutdown()
+            await self.watch.close()
+        finally:
+            await self.server.stop(grace)
 
 
 def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:

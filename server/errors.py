@@ -62,6 +62,13 @@ class Unavailable(DomainError):
     reason = "UNAVAILABLE"
 
 
+class Internal(DomainError):
+    """A fault of ours that was logged where it happened, with its context;
+    the caller gets this safe message instead of a bare "internal error"."""
+
+    reason = "INTERNAL"
+
+
 _STATUS_BY_ERROR: dict[type[DomainError], grpc.StatusCode] = {
     InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -69,6 +76,7 @@ _STATUS_BY_ERROR: dict[type[DomainError], grpc.StatusCode] = {
     Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
+    Internal: grpc.StatusCode.INTERNAL,
 }
 
 

@@ -7,7 +7,7 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from awooop.channel_events.v1 import common_pb2, dossier_pb2, events_pb2, work_items_pb2
-from google.protobuf import json_format, struct_pb2, timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
 from server.domain import recurrence as rec
 from server.domain import work_items as wi
@@ -21,6 +21,7 @@ from server.domain.models import (
     SourceRef,
     StoredEvent,
 )
+from server.domain.validation import Violations
 
 E = TypeVar("E", bound=Enum)
 
@@ -33,25 +34,49 @@ def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
     return message
 
 
-def from_timestamp(message: timestamp_pb2.Timestamp, present: bool) -> datetime | None:
-    return message.ToDatetime(tzinfo=UTC) if present else None
+# google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z to
+# 9999-12-31T23:59:59.999999999Z.
+_TIMESTAMP_SECONDS = range(-62_135_596_800, 253_402_300_800)
+_NANOS = range(1_000_000_000)
 
 
-def struct_to_dict(message: struct_pb2.Struct) -> dict[str, object]:
-    return json_format.MessageToDict(message)
+def from_timestamp(
+    message: timestamp_pb2.Timestamp, present: bool, name: str, violations: Violations
+) -> datetime | None:
+    """The instant, to the microsecond; a Timestamp outside its documented
+    range (which the wire format can still carry) is a violation of `name`."""
+    if not present:
+        return None
+    if message.seconds not in _TIMESTAMP_SECONDS or message.nanos not in _NANOS:
+        violations.add(name, "must be a Timestamp from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
+        return None
+    return message.ToDatetime(tzinfo=UTC)
 
 
-def dict_to_struct(value: dict[str, Any]) -> struct_pb2.Struct:
-    message = struct_pb2.Struct()
-    message.update(value)
-    return message
+def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
+    """The Struct as JSON values. Never raises: a NaN or infinite number stays
+    a float, for the domain's check to name (json_format raises on those)."""
+    return {key: _value(value) for key, value in message.fields.items()}
+
+
+def _value(value: struct_pb2.Value) -> Any:
+    kind = value.WhichOneof("kind")
+    if kind == "struct_value":
+        return struct_to_dict(value.struct_value)
+    if kind == "list_value":
+        return [_value(item) for item in value.list_value.values]
+    if kind in ("number_value", "string_value", "bool_value"):
+        return getattr(value, kind)
+    return None  # null_value, or no kind set
 
 
 def source_ref(ref: SourceRef) -> common_pb2.SourceRef:
     return common_pb2.SourceRef(system=ref.system, kind=ref.kind, id=ref.id, url=ref.url)
 
 
-def alert_event_input(request: events_pb2.RecordAlertEventRequest) -> AlertEventInput:
+def alert_event_input(
+    request: events_pb2.RecordAlertEventRequest, violations: Violations
+) -> AlertEventInput:
     return AlertEventInput(
         project_id=request.project_id,
         provider=request.provider,
@@ -66,7 +91,9 @@ def alert_event_input(request: events_pb2.RecordAlertEventRequest) -> AlertEvent
         annotations=dict(request.annotations),
         payload=struct_to_dict(request.payload),
         source_url=request.source_url,
-        provider_ts=from_timestamp(request.provider_ts, request.HasField("provider_ts")),
+        provider_ts=from_timestamp(
+            request.provider_ts, request.HasField("provider_ts"), "provider_ts", violations
+        ),
         channel_type=(
             request.channel_type if request.HasField("channel_type") else DEFAULT_CHANNEL_TYPE
         ),

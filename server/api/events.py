@@ -46,8 +46,8 @@ class EventService(events_pb2_grpc.EventServiceServicer):
     async def RecordAlertEvent(
         self, request: events_pb2.RecordAlertEventRequest, context: grpc.aio.ServicerContext
     ) -> events_pb2.RecordAlertEventResponse:
-        event = convert.alert_event_input(request)
         violations = Violations()
+        event = convert.alert_event_input(request, violations)
         check_alert_event(event, violations)
         violations.raise_if_any()
         [recorded] = await self._store.record_events([derive_event(event)])

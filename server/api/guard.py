@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import contextvars
 import logging
+from itertools import islice
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 from grpc_status import rpc_status
 
+from server.api.wire import Undecodable, nul_fields, tolerant
+from server.domain.validation import MAX_VIOLATIONS
 from server.auth import Authenticator, Principal, Role, require_project
-from server.errors import DomainError, Unavailable, to_error_status
+from server.errors import DomainError, FieldViolation, InvalidArgument, Unavailable, to_error_status
 from server.storage.database import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
@@ -64,6 +67,20 @@ async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
+def _check_wire_rules(request: Any) -> None:
+    """The rules every request of ours obeys (server/api/wire.py)."""
+    if isinstance(request, Undecodable):
+        raise InvalidArgument(
+            [FieldViolation("request", f"is not a valid message: {request.problem}")]
+        )
+    bad = [
+        FieldViolation(path, "must not contain NUL characters (U+0000)")
+        for path in islice(nul_fields(request), MAX_VIOLATIONS)
+    ]
+    if bad:
+        raise InvalidArgument(bad)
+
+
 class Guard(grpc.aio.ServerInterceptor):
     def __init__(self, authenticator: Authenticator) -> None:
         self._authenticator = authenticator
@@ -73,6 +90,8 @@ class Guard(grpc.aio.ServerInterceptor):
         principal = self._authenticator.authenticate(
             _metadata_value(context, "authorization"), role
         )
+        # Only a caller who may call the RPC learns what is wrong with its request.
+        _check_wire_rules(request)
         project_id = getattr(request, "project_id", "")
         require_project(principal, project_id if isinstance(project_id, str) else "")
         _principal.set(principal)
@@ -89,13 +108,13 @@ class Guard(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._guard_unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._guard_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler

@@ -37,7 +37,7 @@ from server.domain.cursors import MalformedToken, decode_cursor, encode_cursor
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
-from server.errors import Unavailable
+from server.errors import Internal, Unavailable
 from server.storage.listener import CommitListener
 from server.storage.store import Store
 
@@ -48,6 +48,26 @@ Response: TypeAlias = events_pb2.WatchEventsResponse
 
 def _event_response(event: StoredEvent) -> Response:
     return Response(event=convert.channel_event(event))
+
+
+def _hub_entry(event: StoredEvent) -> Entry[Response | None]:
+    """The event and its message; None when it cannot be converted, so that
+    one bad row costs the streams that must deliver it (they end with a
+    status), never the hub that serves every other stream."""
+    try:
+        return Entry(event, _event_response(event))
+    except Exception:  # noqa: BLE001 - logged here once, with its context
+        log.exception("watch hub: event %s at cursor %d cannot be served", event.id, event.cursor)
+        return Entry(event, None)
+
+
+def _deliverable(entry: Entry[Response | None]) -> Response:
+    if entry.message is None:
+        raise Internal(
+            f"the event at cursor {encode_cursor(entry.event.cursor)} cannot be served; "
+            "the server logged why"
+        )
+    return entry.message
 
 
 def _progress_response(position: int) -> Response:
@@ -87,7 +107,7 @@ class WatchStats:
 class _Stream:
     """A subscriber, what wakes it, and when it last sent something."""
 
-    def __init__(self, subscriber: Subscriber[Response], now: float) -> None:
+    def __init__(self, subscriber: Subscriber[Response | None], now: float) -> None:
         self.subscriber = subscriber
         self.wake = asyncio.Event()
         self.last_sent = now
@@ -134,18 +154,30 @@ class EventWatch:
         self._published = self._known = await self._last_cursor()
         self._hub = asyncio.create_task(self._follow(), name="watch-hub")
         self._ticker = asyncio.create_task(self._tick_progress(), name="watch-progress")
+        for task in (self._hub, self._ticker):
+            task.add_done_callback(self._on_task_end)
         await self._listener.start()
 
+    def _on_task_end(self, task: asyncio.Task[None]) -> None:
+        # Neither task ends before close(); if one does, every stream would
+        # silently stop getting events, so it is said loudly.
+        if not task.cancelled() and task.exception() is not None:
+            log.error("watch: %s stopped", task.get_name(), exc_info=task.exception())
+
     async def close(self) -> None:
-        """Called on shutdown, before the server stops: ends every stream cleanly."""
+        """Called on shutdown, before the server stops: ends every stream cleanly.
+        Never raises: whatever happened to the tasks, the server must stop."""
         self._closing = True
         for stream in self._streams:
             stream.wake.set()
-        await self._listener.close()
+        try:
+            await self._listener.close()
+        except Exception:  # noqa: BLE001 - shutdown goes on
+            log.exception("watch: the commit listener did not close cleanly")
         for task in (self._hub, self._ticker):
             if task is not None:
                 task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._hub = self._ticker = None
 
@@ -183,7 +215,7 @@ class EventWatch:
         # Delivery loop (rule: server/domain/watch.py). Inlined rather than a
         # generator of its own: every layer of `async for ... yield` costs on
         # each of the 20,000 messages a second that 1,000 streams may carry.
-        pending: Batch[Response] | None = None
+        pending: Batch[Response | None] | None = None
         try:
             yield _progress_response(start)
             while not self._closing:
@@ -195,7 +227,7 @@ class EventWatch:
                 if batch is not None and subscriber.connects(batch):
                     entries = subscriber.take(batch)
                     for entry in entries:
-                        yield entry.message
+                        yield _deliverable(entry)
                     if entries:
                         stream.last_sent = self._clock()
                     continue
@@ -216,7 +248,7 @@ class EventWatch:
         finally:
             self._retire(stream)
 
-    async def _catch_up(self, subscriber: Subscriber[Response]) -> list[StoredEvent]:
+    async def _catch_up(self, subscriber: Subscriber[Response | None]) -> list[StoredEvent]:
         subscriber.catch_ups += 1
         async with self._catch_up_reads:
             known = self._known  # read before the query's snapshot is taken
@@ -242,7 +274,9 @@ class EventWatch:
 
     async def _follow(self) -> None:
         """The hub: reads each new range of committed events once, offers it
-        to every subscriber. Never dies: a failed read is retried."""
+        to every subscriber. Never dies: a failed read is retried, and an
+        event that cannot be converted fails only the streams that must
+        deliver it (see `_hub_entry`)."""
         backoff = 0.1
         while True:
             await self._known_changed.wait()
@@ -251,19 +285,18 @@ class EventWatch:
                 known = self._known
                 try:
                     rows = await self._read_after(EventFilter(), self._published)
+                    batch = Batch(
+                        after=self._published,
+                        upto=caught_up_to(self._published, known, rows, self._batch_size),
+                        entries=tuple(_hub_entry(event) for event in rows),
+                    )
                 except Exception:  # noqa: BLE001 - the hub must outlive any failed read
                     log.warning("watch hub: read failed; retrying in %.1fs", backoff, exc_info=True)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 backoff = 0.1
-                upto = caught_up_to(self._published, known, rows, self._batch_size)
-                batch = Batch(
-                    after=self._published,
-                    upto=upto,
-                    entries=tuple(Entry(event, _event_response(event)) for event in rows),
-                )
-                self._published = upto
+                self._published = batch.upto
                 for stream in self._streams:
                     stream.subscriber.offer(batch)
                     stream.wake.set()

@@ -26,6 +26,7 @@ def check_alert_event(event: AlertEventInput, violations: Violations, prefix: st
             violations.add(f"{prefix}{name}", f"at most {MAX_MAP_ENTRIES} entries")
         if any(len(k) > MAX_EVENT_ID or len(v) > MAX_FIELD for k, v in values.items()):
             violations.add(f"{prefix}{name}", "a key or value is too long")
+    violations.json_value(event.payload, f"{prefix}payload")
     if len(event.source_refs) > MAX_REFS:
         violations.add(f"{prefix}source_refs", f"at most {MAX_REFS} refs")
     for index, ref in enumerate(event.source_refs):

@@ -18,13 +18,11 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from server.domain.models import AlertEventInput, SourceRef
-from server.domain.validation import Violations
+from server.domain.validation import MAX_JSON_DEPTH, Violations
 from server.errors import Unauthenticated
 
 MAX_BODY_BYTES = 1 << 20
-# Deep enough for any real webhook; shallow enough that the recursive redaction
-# and PostgreSQL's jsonb never hit their own limits.
-MAX_BODY_DEPTH = 64
+MAX_BODY_DEPTH = MAX_JSON_DEPTH
 
 ALERTMANAGER = "alertmanager"
 SIGNOZ = "signoz"
@@ -65,7 +63,9 @@ class BodyEvent:
 
 
 def parse_rfc3339(value: str) -> datetime | None:
-    """An RFC 3339 time (any offset, fractional seconds of any length), or None."""
+    """An RFC 3339 time (any offset, fractional seconds of any length), or None,
+    also for one whose offset moves it out of years 1-9999 in UTC
+    ("0001-01-01T00:00:00+01:00"): no reader could represent that instant."""
     match = _RFC3339.fullmatch(value)
     if match is None:
         return None
@@ -79,8 +79,8 @@ def parse_rfc3339(value: str) -> datetime | None:
         return datetime(
             int(year), int(month), int(day), int(hour), int(minute), int(second),
             int((fraction or "0")[:6].ljust(6, "0")), tzinfo=zone,
-        )
-    except ValueError:
+        ).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
 
 
@@ -163,28 +163,8 @@ def _load_json(body: bytes, violations: Violations) -> JSONObject:
     if not isinstance(document, dict):
         violations.add("body", "must be a JSON object")
         return {}
-    problem = _storage_problem(document)
-    if problem:
-        violations.add("body", problem)
+    violations.json_value(document, "body")
     return document
-
-
-def _storage_problem(document: object) -> str:
-    """Why the body could not be stored as it is, or ""."""
-    stack: list[tuple[object, int]] = [(document, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_BODY_DEPTH:
-            return f"nested deeper than {MAX_BODY_DEPTH} levels"
-        if isinstance(value, str) and "\x00" in value:
-            return "must not contain NUL characters (\\u0000)"
-        if isinstance(value, dict):
-            if any("\x00" in key for key in value):
-                return "must not contain NUL characters (\\u0000)"
-            stack.extend((item, depth + 1) for item in value.values())
-        elif isinstance(value, list):
-            stack.extend((item, depth + 1) for item in value)
-    return ""
 
 
 def _object(

@@ -6,6 +6,8 @@ INVALID_ARGUMENT reports every bad field at once.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -15,8 +17,15 @@ from server.errors import FieldViolation, InvalidArgument
 PROJECT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 PROVIDER = re.compile(r"[a-z0-9_-]{1,32}")
 MAX_EVENT_ID = 256
-MAX_TEXT = 1024  # stage, channel_type and other short names
 MAX_FIELD = 64 * 1024  # free text such as a title or one annotation
+# JSON values (a payload Struct, a webhook body): deep enough for any real
+# webhook, shallow enough that recursive redaction and PostgreSQL's jsonb never
+# hit their own limits.
+MAX_JSON_DEPTH = 64
+# One answer names at most this many fields: a request with 100,000 bad
+# strings gets a bounded error, not a 100,000-entry BadRequest.
+MAX_VIOLATIONS = 50
+_SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 @dataclass(frozen=True)
@@ -39,7 +48,8 @@ class Violations:
     found: list[FieldViolation] = field(default_factory=list)
 
     def add(self, field_name: str, description: str) -> None:
-        self.found.append(FieldViolation(field_name, description))
+        if len(self.found) < MAX_VIOLATIONS:
+            self.found.append(FieldViolation(field_name, description))
 
     def raise_if_any(self) -> None:
         if self.found:
@@ -82,3 +92,45 @@ class Violations:
             self.add(name, "must be a UUID in canonical form")
             return None
         return parsed
+
+    def text(self, value: str, name: str) -> None:
+        """A string PostgreSQL can store and UTF-8 can carry: no NUL character
+        (text and jsonb refuse it) and no lone surrogate (a JSON body may
+        escape one, "\\ud800", which no UTF-8 encoder accepts)."""
+        if "\x00" in value:
+            self.add(name, "must not contain NUL characters (U+0000)")
+        elif not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                self.add(name, "must be valid Unicode (no lone surrogates)")
+
+    def json_value(self, value: object, name: str) -> None:
+        """A JSON value the service can store and every reader can serve back:
+        nested at most MAX_JSON_DEPTH deep, finite numbers, storable strings
+        and keys. Iterative, so no input can exhaust the Python stack."""
+        stack: list[tuple[object, str, int]] = [(value, name, 1)]
+        while stack and len(self.found) < MAX_VIOLATIONS:
+            item, path, depth = stack.pop()
+            if depth > MAX_JSON_DEPTH:
+                self.add(path, f"nested deeper than {MAX_JSON_DEPTH} levels")
+            elif isinstance(item, str):
+                self.text(item, path)
+            elif isinstance(item, float):
+                if not math.isfinite(item):
+                    self.add(path, "must be a finite number")
+            elif isinstance(item, dict):
+                for key, child in item.items():
+                    child_path = f"{path}.{key_path(key)}"
+                    self.text(key, f"{child_path} (key)")
+                    stack.append((child, child_path, depth + 1))
+            elif isinstance(item, list):
+                stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+
+
+def key_path(key: str) -> str:
+    """A map or object key as it appears in a field path: bare when it is a plain name,
+    else quoted and cut short, so an odd key never makes an odd path."""
+    if _SAFE_KEY.fullmatch(key):
+        return key
+    return json.dumps(key[:64].replace("\x00", "\ufffd"), ensure_ascii=True)

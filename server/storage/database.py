@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,44 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# timestamptz on the wire: microseconds since 2000-01-01 UTC.
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+# PostgreSQL's -infinity and infinity, which this service never writes.
+_PG_INFINITIES = (-(2**63), 2**63 - 1)
+
+
+def encode_timestamptz(value: datetime) -> tuple[int]:
+    """Every aware datetime as the instant it is. asyncpg's own codec writes
+    datetime.min and datetime.max (Go's zero time 0001-01-01T00:00:00Z is
+    one) as -infinity and infinity, and reads them back as naive datetimes,
+    which no reader can convert: a stored year-1 time broke every read path."""
+    if value.tzinfo is None:
+        raise ValueError("timestamptz needs an aware datetime")
+    return ((value - _PG_EPOCH) // _MICROSECOND,)
+
+
+def decode_timestamptz(value: tuple[int]) -> datetime:
+    """Always an aware UTC datetime; the infinities (never written here, but a
+    hand-edited row may hold them) read as the ends of datetime's range."""
+    [microseconds] = value
+    if microseconds in _PG_INFINITIES:
+        return (datetime.min if microseconds < 0 else datetime.max).replace(tzinfo=UTC)
+    return _PG_EPOCH + timedelta(microseconds=microseconds)
+
+
 async def _init_connection(connection: asyncpg.Connection) -> None:
     for type_name in ("json", "jsonb"):
         await connection.set_type_codec(
             type_name, encoder=json.dumps, decoder=json.loads, schema="pg_catalog"
         )
+    await connection.set_type_codec(
+        "timestamptz",
+        encoder=encode_timestamptz,
+        decoder=decode_timestamptz,
+        schema="pg_catalog",
+        format="tuple",
+    )
 
 
 async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:

@@ -281,9 +281,9 @@ def test_every_broken_alert_is_named_by_its_index_and_field() -> None:
     ]
 
 
-def test_a_body_with_a_nul_character_is_refused() -> None:
+def test_a_body_with_a_nul_character_is_refused_naming_where() -> None:
     body = webhook(alert(annotations={"summary": "a\u0000b"}))
-    assert violations_of("alertmanager", body) == ["body"]
+    assert violations_of("alertmanager", body) == ["body.alerts[0].annotations.summary"]
 
 
 def test_a_body_nested_too_deeply_is_refused() -> None:
@@ -291,7 +291,9 @@ def test_a_body_nested_too_deeply_is_refused() -> None:
     for _ in range(providers.MAX_BODY_DEPTH + 1):
         deep = {"d": deep}
 
-    assert violations_of("alertmanager", webhook(alert(), relay=deep)) == ["body"]
+    [where] = violations_of("alertmanager", webhook(alert(), relay=deep))
+    # body is level 1, body.relay level 2: the first level too deep is named.
+    assert where == "body.relay" + ".d" * (providers.MAX_BODY_DEPTH - 1)
 
 
 def test_the_request_checks_name_provider_and_body() -> None:
