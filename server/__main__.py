@@ -13,7 +13,7 @@ import sys
 
 from server.auth import Authenticator, ensure_dev_key_file
 from server.config import Settings
-from server.app import create_app
+from server.app import CannotListen, create_app
 from server.storage.database import (
     EmbeddedPostgres,
     connect,
@@ -76,6 +76,9 @@ def main() -> int:
         dsn = settings.database_url.get_secret_value()
     try:
         asyncio.run(serve(settings, dsn))
+    except CannotListen as error:
+        log.error("%s (is another server running there? set AWOOOP_LISTEN)", error)
+        return 2
     finally:
         if embedded is not None:
             embedded.stop()

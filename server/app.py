@@ -60,8 +60,18 @@ class App:
             await self.server.stop(grace)
 
 
+class CannotListen(Exception):
+    """The listen address is taken or not ours to bind."""
+
+
+# gRPC turns SO_REUSEPORT on by default: a second server on the same address
+# would then start, say "serving on", and silently share the traffic with the
+# first (a stale process goes unnoticed). Off, binding a taken address fails.
+_SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
+
+
 def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:
-    server = grpc.aio.server(interceptors=[Guard(authenticator)])
+    server = grpc.aio.server(interceptors=[Guard(authenticator)], options=_SERVER_OPTIONS)
     watch = EventWatch(
         store,
         progress_interval=settings.watch_progress_interval,
@@ -79,7 +89,11 @@ def create_app(settings: Settings, store: Store, authenticator: Authenticator, l
         ),
         server,
     )
-    port = server.add_insecure_port(listen or settings.listen)
+    address = listen or settings.listen
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as error:  # grpc's way of saying the bind failed
+        raise CannotListen(f"cannot listen on {address}: address in use or not available") from error
     if port == 0:
-        raise RuntimeError(f"cannot listen on {listen or settings.listen}")
+        raise CannotListen(f"cannot listen on {address}: address in use or not available")
     return App(server=server, port=port, health=health, watch=watch)
