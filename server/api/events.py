@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import grpc
 from awooop.channel_events.v1 import common_pb2, events_pb2, events_pb2_grpc
 
-from server.api import convert
+from server.api import convert, cpu
 from server.api.guard import current_principal
 from server.api.ingest import ingest_provider_payload
 from server.api.paging import read_page
@@ -18,7 +18,7 @@ from server.domain import heartbeat
 from server.domain.cursors import encode_cursor
 from server.domain.derivation import derive_event
 from server.domain.events import check_alert_event
-from server.domain.models import EventFilter, RunInput
+from server.domain.models import EventFilter, NewEvent, RunInput
 from server.domain.validation import LIST_RECENT_LIMIT, Violations
 from server.storage.events import Recorded
 from server.storage.store import Store
@@ -37,6 +37,15 @@ def _recorded_response(recorded: Recorded) -> events_pb2.RecordAlertEventRespons
     )
 
 
+def _prepare_alert_event(request: events_pb2.RecordAlertEventRequest) -> NewEvent:
+    """Everything before the write: checks, derivation and redaction."""
+    violations = Violations()
+    event = convert.alert_event_input(request, violations)
+    check_alert_event(event, violations)
+    violations.raise_if_any()
+    return derive_event(event)
+
+
 class EventService(events_pb2_grpc.EventServiceServicer):
     def __init__(self, store: Store, settings: Settings, watch: EventWatch) -> None:
         self._store = store
@@ -46,11 +55,8 @@ class EventService(events_pb2_grpc.EventServiceServicer):
     async def RecordAlertEvent(
         self, request: events_pb2.RecordAlertEventRequest, context: grpc.aio.ServicerContext
     ) -> events_pb2.RecordAlertEventResponse:
-        violations = Violations()
-        event = convert.alert_event_input(request, violations)
-        check_alert_event(event, violations)
-        violations.raise_if_any()
-        [recorded] = await self._store.record_events([derive_event(event)])
+        new_event = await cpu.run(request.ByteSize(), _prepare_alert_event, request)
+        [recorded] = await self._store.record_events([new_event])
         return _recorded_response(recorded)
 
     async def IngestProviderPayload(

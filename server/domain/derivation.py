@@ -9,8 +9,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
+from typing import Any
 
-from server.domain.models import AlertEventInput, NewEvent, SourceRef
+from server.domain.models import AlertEventInput, NewEvent, SourceBody, SourceRef
 from server.domain.redaction import REDACTION_VERSION, redact_json, redact_mapping, redact_text
 
 PREVIEW_LENGTH = 200
@@ -100,22 +101,34 @@ def _redact_ref(ref: SourceRef) -> SourceRef:
     )
 
 
-def source_envelope(event: AlertEventInput) -> dict[str, object]:
-    """The redacted request, kept as evidence of what the provider said."""
-    return {
+def source_envelope(event: AlertEventInput, in_body: bool) -> dict[str, object]:
+    """The redacted request, kept as evidence of what the provider said. An
+    event from a webhook body has no payload of its own: its body's shared
+    fields are its payload (`source_body`)."""
+    envelope: dict[str, object] = {
         "provider": redact_text(event.provider),
         "event_id": redact_text(event.event_id),
         "stage": redact_text(event.stage),
         "title": redact_text(event.title),
         "labels": redact_mapping(event.labels),
         "annotations": redact_mapping(event.annotations),
-        "payload": redact_json(event.payload),
         "source_url": redact_text(event.source_url),
     }
+    if not in_body:
+        envelope["payload"] = redact_json(event.payload)
+    return envelope
 
 
-def derive_event(event: AlertEventInput) -> NewEvent:
-    """Every derived field of one event, with every stored string redacted."""
+def source_body(project_id: str, provider: str, shared: dict[str, Any]) -> SourceBody:
+    """A webhook body's shared fields, redacted once for all its events."""
+    redacted = redact_json(shared)
+    assert isinstance(redacted, dict)  # redact_json keeps an object an object
+    return SourceBody(id=uuid.uuid4(), project_id=project_id, provider=provider, fields=redacted)
+
+
+def derive_event(event: AlertEventInput, body: SourceBody | None = None) -> NewEvent:
+    """Every derived field of one event, with every stored string redacted;
+    `body` is the webhook body it came in, if any."""
     alertname = event.labels.get("alertname") or event.title
     content = raw_content(event.title, event.annotations)
     redacted = redact_text(content)
@@ -149,6 +162,7 @@ def derive_event(event: AlertEventInput) -> NewEvent:
         source_url=redact_text(event.source_url),
         source_refs=refs,
         log_correlation={k: redact_text(v) for k, v in log_correlation(event.labels, event.annotations).items()},
-        source_envelope=source_envelope(event),
+        source_envelope=source_envelope(event, in_body=body is not None),
         provider_ts=event.provider_ts,
+        source_body_id=body.id if body is not None else None,
     )

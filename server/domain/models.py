@@ -76,10 +76,23 @@ class NewEvent(BaseModel):
     # None only for rows imported from a legacy mirror.
     source_envelope: dict[str, Any] | None
     provider_ts: datetime | None
+    # The webhook body the event came in, whose shared fields are the
+    # envelope's payload (stored once per body); None for RecordAlertEvent.
+    source_body_id: UUID | None = None
 
     @property
     def source_ref_count(self) -> int:
         return len(self.source_refs)
+
+
+class SourceBody(BaseModel):
+    """What one webhook body says besides its events, redacted, stored once
+    and shared by every event of the body (SPEC 2b's `payload`)."""
+
+    id: UUID
+    project_id: str
+    provider: str
+    fields: dict[str, Any]
 
 
 class StoredEvent(NewEvent):

@@ -56,10 +56,21 @@ JSONObject = dict[str, Any]
 
 @dataclass(frozen=True)
 class BodyEvent:
-    """One event found in a body, and where in the body it came from."""
+    """One event found in a body, and where in the body it came from. Its
+    `payload` is empty: what the body says besides its events is `shared`."""
 
     origin: str
     event: AlertEventInput
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    """A webhook body: its events, and the fields they share (SPEC 2b's
+    `payload`: the top-level fields other than `alerts`; for Sentry the whole
+    body), which are stored once per body however many events it holds."""
+
+    shared: JSONObject
+    events: list[BodyEvent]
 
 
 def parse_rfc3339(value: str) -> datetime | None:
@@ -122,19 +133,19 @@ def verify_sentry_signature(body: bytes, headers: Mapping[str, str], secret: str
 
 def parse_payload(
     project_id: str, provider: str, body: bytes, headers: Mapping[str, str]
-) -> list[BodyEvent]:
-    """The events one webhook body holds, in the body's order.
+) -> ParsedBody:
+    """The events one webhook body holds, in the body's order, and what they share.
 
     `headers` are lower-cased names (see header_map). Raises InvalidArgument
     naming every problem found; returns at least one event."""
     violations = Violations()
     document = _load_json(body, violations)
     violations.raise_if_any()
-    parse: Callable[[str, str, JSONObject, Mapping[str, str], Violations], list[BodyEvent]]
+    parse: Callable[[str, str, JSONObject, Mapping[str, str], Violations], ParsedBody]
     parse = _parse_sentry if provider == SENTRY else _parse_webhook_v4
-    events = parse(project_id, provider, document, headers, violations)
+    parsed = parse(project_id, provider, document, headers, violations)
     violations.raise_if_any()
-    return events
+    return parsed
 
 
 # ---------------------------------------------------------------------------
@@ -247,26 +258,26 @@ def _parse_webhook_v4(
     document: JSONObject,
     headers: Mapping[str, str],
     violations: Violations,
-) -> list[BodyEvent]:
+) -> ParsedBody:
+    # Shared by every alert of the body: the group's labels, receiver, URLs.
+    shared = {key: value for key, value in document.items() if key != "alerts"}
     alerts = document.get("alerts")
     if alerts is None:
         violations.add("body.alerts", "required: the list of alerts")
-        return []
+        return ParsedBody(shared, [])
     if not isinstance(alerts, list) or not alerts:
         violations.add("body.alerts", "must be a non-empty list of alerts")
-        return []
-    # Shared by every alert of the body: the group's labels, receiver, URLs.
-    payload = {key: value for key, value in document.items() if key != "alerts"}
+        return ParsedBody(shared, [])
     events = []
     for index, alert in enumerate(alerts):
         path = f"body.alerts[{index}]"
         if not isinstance(alert, dict):
             violations.add(path, "must be a JSON object")
             continue
-        event = _webhook_alert(project_id, provider, alert, path, payload, violations)
+        event = _webhook_alert(project_id, provider, alert, path, violations)
         if event is not None:
             events.append(BodyEvent(path, event))
-    return events
+    return ParsedBody(shared, events)
 
 
 def _webhook_alert(
@@ -274,7 +285,6 @@ def _webhook_alert(
     provider: str,
     alert: JSONObject,
     path: str,
-    payload: JSONObject,
     violations: Violations,
 ) -> AlertEventInput | None:
     found = len(violations.found)
@@ -303,7 +313,6 @@ def _webhook_alert(
         fingerprint=fingerprint,
         labels=labels,
         annotations=annotations,
-        payload=payload,
         source_url=source_url,
         provider_ts=ends_at if ended else starts_at,
     )
@@ -345,24 +354,24 @@ def _parse_sentry(
     document: JSONObject,
     headers: Mapping[str, str],
     violations: Violations,
-) -> list[BodyEvent]:
+) -> ParsedBody:
+    shared = _without_personal_tags(document)
     data = _object(document, "data", "body", violations)
     if data is None:
-        return []
+        return ParsedBody(shared, [])
     resource = _sentry_resource(data, headers, violations)
-    payload = _without_personal_tags(document)
     if resource == "event_alert":
-        event = _sentry_event_alert(project_id, provider, data, payload, violations)
+        event = _sentry_event_alert(project_id, provider, data, violations)
         origin = "body.data.event"
     elif resource == "issue":
-        event = _sentry_issue(project_id, provider, document, data, payload, violations)
+        event = _sentry_issue(project_id, provider, document, data, violations)
         origin = "body.data.issue"
     elif resource == "metric_alert":
-        event = _sentry_metric_alert(project_id, provider, document, data, payload, violations)
+        event = _sentry_metric_alert(project_id, provider, document, data, violations)
         origin = "body.data.metric_alert"
     else:
-        return []
-    return [BodyEvent(origin, event)] if event is not None else []
+        return ParsedBody(shared, [])
+    return ParsedBody(shared, [BodyEvent(origin, event)] if event is not None else [])
 
 
 def _sentry_tags(event: JSONObject, path: str, violations: Violations) -> dict[str, str]:
@@ -419,7 +428,6 @@ def _sentry_event_alert(
     project_id: str,
     provider: str,
     data: JSONObject,
-    payload: JSONObject,
     violations: Violations,
 ) -> AlertEventInput | None:
     path = "body.data"
@@ -449,7 +457,6 @@ def _sentry_event_alert(
         fingerprint=f"sentry-issue:{issue_id}",
         labels=labels,
         annotations={k: v for k, v in annotations.items() if v},
-        payload=payload,
         source_url=web_url,
         provider_ts=_sentry_time(event.get("datetime")) or _sentry_time(event.get("timestamp")),
         source_refs=[SourceRef(system="sentry", kind="issue", id=issue_id)],
@@ -461,7 +468,6 @@ def _sentry_issue(
     provider: str,
     document: JSONObject,
     data: JSONObject,
-    payload: JSONObject,
     violations: Violations,
 ) -> AlertEventInput | None:
     issue = _object(data, "issue", "body.data", violations)
@@ -491,7 +497,6 @@ def _sentry_issue(
         fingerprint=f"sentry-issue:{issue_id}",
         labels={k: v for k, v in labels.items() if v},
         annotations={"culprit": culprit} if culprit else {},
-        payload=payload,
         source_url=permalink,
         provider_ts=_sentry_time(issue.get("lastSeen")) or _sentry_time(issue.get("firstSeen")),
         source_refs=[SourceRef(system="sentry", kind="issue", id=issue_id, url=permalink)],
@@ -503,7 +508,6 @@ def _sentry_metric_alert(
     provider: str,
     document: JSONObject,
     data: JSONObject,
-    payload: JSONObject,
     violations: Violations,
 ) -> AlertEventInput | None:
     alert = _object(data, "metric_alert", "body.data", violations)
@@ -534,7 +538,6 @@ def _sentry_metric_alert(
         severity=action if action in ("critical", "warning") else "",
         fingerprint=f"sentry-metric-alert:{rule_id}",
         annotations={"description": description} if description else {},
-        payload=payload,
         source_url=web_url,
         provider_ts=(
             _sentry_time(alert.get("date_detected"))

@@ -17,7 +17,7 @@ from uuid import UUID
 import asyncpg
 
 from server.domain.dossier import ProviderCoverage
-from server.domain.models import EventFilter, NewEvent, SourceRef, StoredEvent
+from server.domain.models import EventFilter, NewEvent, SourceBody, SourceRef, StoredEvent
 
 NOTIFY_CHANNEL = "channel_events"
 
@@ -61,14 +61,16 @@ WITH batch AS (
         $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
         $14::text[], $15::text[], $16::text[], $17::bool[], $18::text[], $19::text[],
         $20::int[], $21::text[], $22::text[], $23::int[], $24::bool[], $25::bool[],
-        $26::bool[], $27::text[], $28::text[], $29::timestamptz[], $30::bool[]
+        $26::bool[], $27::text[], $28::text[], $29::timestamptz[], $30::bool[],
+        $31::uuid[]
     ) WITH ORDINALITY AS b(
         id, project_id, channel_type, provider, provider_event_id, stage,
         channel_chat_id, alertname, severity, namespace, target_resource, fingerprint,
         recurrence_key, content_redacted, content_preview, has_redacted_content,
         redaction_version, content_sha256, content_length, source_url, source_refs,
         source_ref_count, has_sentry_ref, has_signoz_ref, has_alert_ref,
-        log_correlation, source_envelope, provider_ts, repeated_in_batch, ord)
+        log_correlation, source_envelope, provider_ts, repeated_in_batch,
+        source_body_id, ord)
 )
 INSERT INTO events (
     id, cursor, project_id, channel_type, provider, provider_event_id, stage,
@@ -76,7 +78,8 @@ INSERT INTO events (
     recurrence_key, content_redacted, content_preview, has_redacted_content,
     redaction_version, content_sha256, content_length, source_url, source_refs,
     source_ref_count, has_sentry_ref, has_signoz_ref, has_alert_ref,
-    log_correlation, source_envelope, provider_ts, is_duplicate, received_at)
+    log_correlation, source_envelope, provider_ts, is_duplicate, received_at,
+    source_body_id)
 SELECT
     b.id, $1 + b.ord - 1, b.project_id, b.channel_type, b.provider,
     b.provider_event_id, b.stage, b.channel_chat_id, b.alertname, b.severity,
@@ -93,11 +96,23 @@ SELECT
         WHERE e.project_id = b.project_id
           AND e.provider_event_id = b.provider_event_id
           AND e.stage = b.stage),
-    clock_timestamp()
+    clock_timestamp(),
+    b.source_body_id
 FROM batch b
 ORDER BY b.ord
 RETURNING id, provider_event_id, cursor, is_duplicate
 """
+
+
+async def insert_source_body(connection: asyncpg.Connection, body: SourceBody) -> None:
+    """Stores a webhook body's shared fields, once, before its events."""
+    await connection.execute(
+        "INSERT INTO source_bodies (id, project_id, provider, fields) VALUES ($1, $2, $3, $4)",
+        body.id,
+        body.project_id,
+        body.provider,
+        body.fields,
+    )
 
 
 async def insert_events(connection: asyncpg.Connection, events: Sequence[NewEvent]) -> list[Recorded]:
@@ -151,6 +166,7 @@ async def insert_events(connection: asyncpg.Connection, events: Sequence[NewEven
         as_json(column("source_envelope")),
         column("provider_ts"),
         repeated,
+        column("source_body_id"),
     )
     return [
         Recorded(

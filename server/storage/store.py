@@ -13,7 +13,7 @@ from typing import Any, cast
 import asyncpg
 
 from server.domain.dossier import ProviderCoverage
-from server.domain.models import EventFilter, NewEvent, Run, RunInput, StoredEvent
+from server.domain.models import EventFilter, NewEvent, Run, RunInput, SourceBody, StoredEvent
 from server.domain.recurrence import candidate_work_item_ids
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
 from server.errors import Unavailable
@@ -41,9 +41,14 @@ class Store:
         finally:
             await self.pool.release(proxy)
 
-    async def record_events(self, new_events: Sequence[NewEvent]) -> list[Recorded]:
-        """All of them or none."""
+    async def record_events(
+        self, new_events: Sequence[NewEvent], body: SourceBody | None = None
+    ) -> list[Recorded]:
+        """All of them or none, with the webhook body they came in, if any
+        (stored first: the cursor lock is taken as late as possible)."""
         async with self.connection() as connection, connection.transaction():
+            if body is not None:
+                await events.insert_source_body(connection, body)
             return await events.insert_events(connection, new_events)
 
     async def record_run(self, run: RunInput) -> Run:

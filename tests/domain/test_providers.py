@@ -27,10 +27,16 @@ def sample(name: str) -> dict[str, Any]:
     return json.loads((SAMPLES / name).read_text())
 
 
-def parse(provider: str, body: object, headers: dict[str, str] | None = None) -> list[BodyEvent]:
+def parse_body(
+    provider: str, body: object, headers: dict[str, str] | None = None
+) -> providers.ParsedBody:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     return providers.parse_payload("alpha", provider, raw, lowered)
+
+
+def parse(provider: str, body: object, headers: dict[str, str] | None = None) -> list[BodyEvent]:
+    return parse_body(provider, body, headers).events
 
 
 def violations_of(provider: str, body: object, headers: dict[str, str] | None = None) -> list[str]:
@@ -74,9 +80,11 @@ def test_the_alertmanager_firing_sample_becomes_one_firing_event() -> None:
     assert event.severity == "slack"
     assert event.source_url.startswith("http://prometheus-deployment-87cc8fb88-4kgsr:9090/graph")
     assert event.provider_ts == datetime(2022, 7, 26, 19, 55, 58, 970000, tzinfo=UTC)
-    assert "alerts" not in event.payload
-    assert event.payload["groupKey"] == '{}/{}:{alertname="HighPodMemory"}'
-    assert event.payload["truncatedAlerts"] == 0
+    shared = parse_body("alertmanager", sample("alertmanager_firing_single_highpodmemory.json")).shared
+    assert "alerts" not in shared
+    assert shared["groupKey"] == '{}/{}:{alertname="HighPodMemory"}'
+    assert shared["truncatedAlerts"] == 0
+    assert event.payload == {}  # the body's shared fields are stored once, not per event
 
 
 def test_the_alertmanager_resolved_sample_ends_at_its_ends_at() -> None:
@@ -147,11 +155,12 @@ def test_the_sentry_resource_comes_from_the_shape_of_data_without_the_header() -
 
 
 def test_the_sentry_user_tag_is_dropped_from_labels_and_blanked_in_the_payload() -> None:
-    [found] = parse("sentry", sample("sentry_event_alert_triggered.json"))
+    parsed = parse_body("sentry", sample("sentry_event_alert_triggered.json"))
+    [found] = parsed.events
 
     assert "user" not in found.event.labels
-    assert "162.217.75.90" not in json.dumps(found.event.payload)
-    assert ["user", "[REDACTED:user]"] in found.event.payload["data"]["event"]["tags"]
+    assert "162.217.75.90" not in json.dumps(parsed.shared)
+    assert ["user", "[REDACTED:user]"] in parsed.shared["data"]["event"]["tags"]
 
 
 # ---------------------------------------------------------------------------
@@ -218,10 +227,10 @@ def test_unknown_top_level_and_alert_keys_are_tolerated_and_kept_in_the_payload(
         alert(notification_extra={"x": 1}), notification_reason="repeat", relay={"hop": 2}
     )
 
-    [found] = parse("alertmanager", body)
+    shared = parse_body("alertmanager", body).shared
 
-    assert found.event.payload["notification_reason"] == "repeat"
-    assert found.event.payload["relay"] == {"hop": 2}
+    assert shared["notification_reason"] == "repeat"
+    assert shared["relay"] == {"hop": 2}
 
 
 @pytest.mark.parametrize(
