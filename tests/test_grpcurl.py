@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from awooop.channel_events.v1 import dossier_pb2, events_pb2, work_items_pb2
 
-from tests.api.test_ingest import PERSONAL, SAMPLE_PROVIDERS, SAMPLES, sample_headers
+from tests.api.test_ingest import PERSONAL, SAMPLE_PROVIDERS, sample_headers
+from tests.samples import SAMPLES
 from tests.grpcurl import (
     GRPCURL,
     README,

@@ -1,13 +1,12 @@
 """IngestProviderPayload over a real channel, into a real PostgreSQL (SPEC 2b).
 
-Every body is a real provider sample from ../shared/samples/ or built from one.
+Every body is a real provider sample from tests/samples/ or built from one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import grpc
@@ -19,8 +18,8 @@ from server.domain.cursors import encode_cursor
 from server.domain.providers import MAX_BODY_BYTES, sentry_signature
 from tests.domain.test_providers import METRIC_ALERT
 from tests.harness import INGEST, Service, bearer, start_service, stop_service, violated_fields
+from tests.samples import SAMPLES, sample, sample_bytes
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
 
 # sample file -> the provider that sends it
 SAMPLE_PROVIDERS = {
@@ -39,13 +38,6 @@ SENTRY_RESOURCES = {
 # as Sentry's `user` tag.
 PERSONAL = ("162.218.85.90", "162.217.75.90")
 
-
-def sample_bytes(name: str) -> bytes:
-    return (SAMPLES / name).read_bytes()
-
-
-def sample(name: str) -> dict[str, Any]:
-    return json.loads(sample_bytes(name))
 
 
 async def ingest(

@@ -11,7 +11,6 @@ import hashlib
 import hmac
 import json
 from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,12 +18,8 @@ import pytest
 from server.domain import providers
 from server.domain.providers import BodyEvent
 from server.errors import InvalidArgument, Unauthenticated
+from tests.samples import sample
 
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
-
-
-def sample(name: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / name).read_text())
 
 
 def parse_body(

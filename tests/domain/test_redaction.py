@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from pathlib import Path
 
 import pytest
 from google.protobuf import json_format, struct_pb2
@@ -17,8 +16,7 @@ from server.domain.redaction import (
     redact_mapping,
     redact_text,
 )
-
-SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
+from tests.samples import SAMPLES
 
 
 def marker(kind: str) -> str:
