@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from tests.api.test_watch import Subscription
+from tests.watching import Subscription
 from tests.harness import Service, start_service, stop_service
 
 WRITERS = 8

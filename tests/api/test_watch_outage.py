@@ -6,7 +6,7 @@ import asyncio
 import grpc
 import pytest
 
-from tests.api.test_watch import Subscription
+from tests.watching import Subscription
 from tests.harness import PostgresForTests, Service, set_database_open
 
 

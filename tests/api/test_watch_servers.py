@@ -16,7 +16,7 @@ from awooop.channel_events.v1 import events_pb2, events_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.auth import hash_token
-from tests.api.test_watch import Subscription
+from tests.watching import Subscription
 from tests.harness import Service, start_service, stop_service
 
 ROOT = Path(__file__).resolve().parents[2]
