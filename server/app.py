@@ -64,10 +64,19 @@ class CannotListen(Exception):
     """The listen address is taken or not ours to bind."""
 
 
-# gRPC turns SO_REUSEPORT on by default: a second server on the same address
-# would then start, say "serving on", and silently share the traffic with the
-# first (a stale process goes unnoticed). Off, binding a taken address fails.
-_SERVER_OPTIONS = [("grpc.so_reuseport", 0)]
+# The largest request message: a 1 MiB webhook body and its headers fit, and
+# it bounds the work any one request can ask for (larger: RESOURCE_EXHAUSTED,
+# from gRPC itself, before anything is decoded).
+MAX_REQUEST_BYTES = 2 * 1024 * 1024
+
+_SERVER_OPTIONS = [
+    # gRPC turns SO_REUSEPORT on by default: a second server on the same
+    # address would then start, say "serving on", and silently share the
+    # traffic with the first (a stale process goes unnoticed). Off, binding a
+    # taken address fails.
+    ("grpc.so_reuseport", 0),
+    ("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+]
 
 
 def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:
