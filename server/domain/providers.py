@@ -23,6 +23,10 @@ from server.errors import Unauthenticated
 
 MAX_BODY_BYTES = 1 << 20
 MAX_BODY_DEPTH = MAX_JSON_DEPTH
+# Alerts in one webhook body. Each becomes an event written in one
+# transaction that holds the cursor lock; a group of more alerts than this is
+# better split by the sender (Alertmanager's webhook_config `max_alerts`).
+MAX_ALERTS_PER_BODY = 1000
 
 ALERTMANAGER = "alertmanager"
 SIGNOZ = "signoz"
@@ -267,6 +271,13 @@ def _parse_webhook_v4(
         return ParsedBody(shared, [])
     if not isinstance(alerts, list) or not alerts:
         violations.add("body.alerts", "must be a non-empty list of alerts")
+        return ParsedBody(shared, [])
+    if len(alerts) > MAX_ALERTS_PER_BODY:
+        violations.add(
+            "body.alerts",
+            f"at most {MAX_ALERTS_PER_BODY} alerts per body, got {len(alerts)} "
+            "(set max_alerts in the sender's webhook_config)",
+        )
         return ParsedBody(shared, [])
     events = []
     for index, alert in enumerate(alerts):

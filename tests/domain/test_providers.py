@@ -285,6 +285,13 @@ def test_every_broken_alert_is_named_by_its_index_and_field() -> None:
     ]
 
 
+def test_a_body_of_more_alerts_than_one_transaction_should_carry_is_refused() -> None:
+    many = webhook(*(alert(fingerprint=f"f{i}") for i in range(providers.MAX_ALERTS_PER_BODY + 1)))
+    assert violations_of("alertmanager", many) == ["body.alerts"]
+    at_limit = webhook(*(alert(fingerprint=f"f{i}") for i in range(providers.MAX_ALERTS_PER_BODY)))
+    assert len(parse("alertmanager", at_limit)) == providers.MAX_ALERTS_PER_BODY
+
+
 def test_a_body_with_a_nul_character_is_refused_naming_where() -> None:
     body = webhook(alert(annotations={"summary": "a\u0000b"}))
     assert violations_of("alertmanager", body) == ["body.alerts[0].annotations.summary"]
