@@ -18,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from server.errors import PermissionDenied, Unauthenticated
+from server.domain.errors import PermissionDenied, Unauthenticated
 
 ALL_PROJECTS = "*"
 
@@ -96,10 +96,10 @@ class Authenticator:
             return ANONYMOUS_READER
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("missing bearer token")
+            raise Unauthenticated("missing bearer token", "TOKEN_MISSING")
         key = self._match(token.strip())
         if key is None:
-            raise Unauthenticated("unknown token")
+            raise Unauthenticated("unknown token", "TOKEN_UNKNOWN")
         principal = Principal(
             operator_id=key.operator_id,
             auth_method="bearer",
@@ -107,7 +107,7 @@ class Authenticator:
             projects=frozenset(key.projects),
         )
         if role is not Role.READER and role not in principal.roles:
-            raise PermissionDenied(f"this key lacks the role {role.value}")
+            raise PermissionDenied(f"this key lacks the role {role.value}", "ROLE_MISSING")
         return principal
 
 
@@ -115,10 +115,12 @@ def require_project(principal: Principal, project_id: str) -> None:
     """Raises unless the principal may touch `project_id` ("" = all projects)."""
     if project_id == "":
         if not principal.all_projects:
-            raise PermissionDenied("this key is scoped to projects: name project_id")
+            raise PermissionDenied(
+                "this key is scoped to projects: name project_id", "PROJECT_REQUIRED"
+            )
         return
     if not principal.may_access(project_id):
-        raise PermissionDenied("this key may not access this project")
+        raise PermissionDenied("this key may not access this project", "PROJECT_FORBIDDEN")
 
 
 def ensure_dev_key_file(data_dir: Path) -> tuple[Path, str]:

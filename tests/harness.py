@@ -235,3 +235,9 @@ def error_details(error: grpc.aio.AioRpcError) -> tuple[
 def violated_fields(error: grpc.aio.AioRpcError) -> list[str]:
     bad_request, _ = error_details(error)
     return [v.field for v in bad_request.field_violations] if bad_request else []
+
+
+def reason_of(error: grpc.aio.AioRpcError) -> str:
+    """The stable ErrorInfo.reason of a failed call, "" when it has none."""
+    _, info = error_details(error)
+    return info.reason if info is not None else ""

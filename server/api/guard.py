@@ -21,7 +21,8 @@ from grpc_status import rpc_status
 from server.api.wire import Undecodable, nul_fields, tolerant
 from server.domain.validation import MAX_VIOLATIONS
 from server.auth import Authenticator, Principal, Role, require_project
-from server.errors import DomainError, FieldViolation, InvalidArgument, Unavailable, to_error_status
+from server.api.errors import to_error_status
+from server.domain.errors import DomainError, FieldViolation, InvalidArgument, database_unavailable
 from server.storage.database import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,7 @@ def _as_safe_error(error: Exception) -> Exception:
     if isinstance(error, DomainError):
         return error
     if isinstance(error, CONNECTION_ERRORS):
-        return Unavailable("database unavailable; retry later")
+        return database_unavailable()
     log.exception("unexpected error", exc_info=error)
     return error
 

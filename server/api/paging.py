@@ -11,7 +11,7 @@ from server.domain.cursors import (
     encode_page_token,
 )
 from server.domain.models import EventFilter, StoredEvent
-from server.errors import FieldViolation, InvalidArgument
+from server.domain.errors import FieldViolation, InvalidArgument
 from server.storage.store import Store
 
 

@@ -37,7 +37,7 @@ from server.domain.cursors import MalformedToken, decode_cursor, encode_cursor
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
-from server.errors import Internal, Unavailable
+from server.domain.errors import Internal, Unavailable
 from server.storage.listener import CommitListener
 from server.storage.store import Store
 
@@ -65,7 +65,8 @@ def _deliverable(entry: Entry[Response | None]) -> Response:
     if entry.message is None:
         raise Internal(
             f"the event at cursor {encode_cursor(entry.event.cursor)} cannot be served; "
-            "the server logged why"
+            "the server logged why",
+            "EVENT_UNSERVABLE",
         )
     return entry.message
 
@@ -200,7 +201,9 @@ class EventWatch:
     ) -> AsyncIterator[Response]:
         event_filter, after = _parse(request)
         if self._closing:
-            raise Unavailable("server is shutting down; reconnect with the last cursor")
+            raise Unavailable(
+                "server is shutting down; reconnect with the last cursor", "SHUTTING_DOWN"
+            )
         newest = await self._last_cursor()
         self._on_commit(newest)
         if after is not None and after > newest:

@@ -28,7 +28,7 @@ from server.domain.work_items import (
     dry_run_outcome,
     evaluate,
 )
-from server.errors import FailedPrecondition, NotFound
+from server.domain.errors import FailedPrecondition, NotFound
 from server.storage.store import Store
 
 MAX_WORK_ITEM_ID = 64
@@ -82,7 +82,7 @@ async def _find(store: Store, request: WorkItemRequest, limit: int) -> Found:
     model = await load_read_model(store, request.project_id, request.provider, limit)
     group = model.find_work_item(request.work_item_id)
     if group is None:
-        raise NotFound(NOT_FOUND_MESSAGE)
+        raise NotFound(NOT_FOUND_MESSAGE, NOT_FOUND_MESSAGE.upper())
     evaluation = evaluate(
         group,
         convert.work_item_mode_from_proto(request.mode),
@@ -146,7 +146,7 @@ class WorkItemService(work_items_pb2_grpc.WorkItemServiceServicer):
         item = found.evaluation.work_item
         dry_run = await self._store.latest_dry_run(item.work_item_id)
         if dry_run is None:
-            raise FailedPrecondition(DRY_RUN_REQUIRED_MESSAGE)
+            raise FailedPrecondition(DRY_RUN_REQUIRED_MESSAGE, DRY_RUN_REQUIRED_MESSAGE.upper())
         kind = convert.handoff_kind_from_proto(request.handoff_kind)
         handoff, created = await self._store.record_handoff_once(
             work_item_id=item.work_item_id,

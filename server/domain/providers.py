@@ -19,7 +19,7 @@ from typing import Any
 
 from server.domain.models import AlertEventInput, SourceRef
 from server.domain.validation import MAX_JSON_DEPTH, Violations
-from server.errors import Unauthenticated
+from server.domain.errors import Unauthenticated
 
 MAX_BODY_BYTES = 1 << 20
 MAX_BODY_DEPTH = MAX_JSON_DEPTH
@@ -130,9 +130,9 @@ def verify_sentry_signature(body: bytes, headers: Mapping[str, str], secret: str
     `headers` are lower-cased names (see header_map)."""
     given = headers.get(SENTRY_SIGNATURE_HEADER.lower(), "").strip().lower()
     if not given:
-        raise Unauthenticated(f"{SENTRY_SIGNATURE_HEADER} is required")
+        raise Unauthenticated(f"{SENTRY_SIGNATURE_HEADER} is required", "SIGNATURE_MISSING")
     if not hmac.compare_digest(given.encode(), sentry_signature(body, secret).encode()):
-        raise Unauthenticated(f"{SENTRY_SIGNATURE_HEADER} does not match the body")
+        raise Unauthenticated(f"{SENTRY_SIGNATURE_HEADER} does not match the body", "SIGNATURE_MISMATCH")
 
 
 def parse_payload(

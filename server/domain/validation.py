@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 
-from server.errors import FieldViolation, InvalidArgument
+from server.domain.errors import FieldViolation, InvalidArgument
 
 PROJECT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 PROVIDER = re.compile(r"[a-z0-9_-]{1,32}")

@@ -8,7 +8,7 @@ from uuid import UUID
 import asyncpg
 
 from server.domain.models import RepairStatus, Run, RunInput, RunState
-from server.errors import FieldViolation, InvalidArgument, NotFound
+from server.domain.errors import FieldViolation, InvalidArgument, NotFound
 
 _UPSERT = """
 INSERT INTO runs (run_id, project_id, state, agent_id, incident_id, repair_status,
@@ -41,7 +41,7 @@ async def check_events_belong(
     found = {row["id"]: row["project_id"] for row in rows}
     missing = [str(i) for i in event_ids if i not in found]
     if missing:
-        raise NotFound(f"unknown event ids: {', '.join(missing[:5])}")
+        raise NotFound(f"unknown event ids: {', '.join(missing[:5])}", "EVENT_NOT_FOUND")
     if any(project != project_id for project in found.values()):
         raise InvalidArgument(
             [FieldViolation("event_ids", "events must belong to the run's project")]

@@ -16,7 +16,7 @@ from server.domain.dossier import ProviderCoverage
 from server.domain.models import EventFilter, NewEvent, Run, RunInput, SourceBody, StoredEvent
 from server.domain.recurrence import candidate_work_item_ids
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
-from server.errors import Unavailable
+from server.domain.errors import database_unavailable
 from server.storage import events, recurrence, runs, work_items
 from server.storage.events import Recorded
 
@@ -34,7 +34,7 @@ class Store:
         try:
             proxy = await self.pool.acquire()
         except Exception as error:
-            raise Unavailable("database unavailable; retry later") from error
+            raise database_unavailable() from error
         try:
             # A pool proxy, used exactly like the Connection it wraps.
             yield cast(asyncpg.Connection, proxy)

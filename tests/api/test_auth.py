@@ -16,24 +16,28 @@ def event(project_id: str = "alpha") -> events_pb2.RecordAlertEventRequest:
 
 
 @pytest.mark.parametrize(
-    ("metadata", "code"),
+    ("metadata", "code", "reason"),
     [
-        ((), grpc.StatusCode.UNAUTHENTICATED),
-        ((("authorization", "Bearer "),), grpc.StatusCode.UNAUTHENTICATED),
-        ((("authorization", "Bearer not-a-known-token"),), grpc.StatusCode.UNAUTHENTICATED),
-        ((("authorization", "test-ingest-token"),), grpc.StatusCode.UNAUTHENTICATED),
-        (bearer("reader"), grpc.StatusCode.PERMISSION_DENIED),
-        (bearer("operator"), grpc.StatusCode.PERMISSION_DENIED),
+        ((), grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MISSING"),
+        ((("authorization", "Bearer "),), grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MISSING"),
+        (
+            (("authorization", "Bearer not-a-known-token"),),
+            grpc.StatusCode.UNAUTHENTICATED,
+            "TOKEN_UNKNOWN",
+        ),
+        ((("authorization", "test-ingest-token"),), grpc.StatusCode.UNAUTHENTICATED, "TOKEN_MISSING"),
+        (bearer("reader"), grpc.StatusCode.PERMISSION_DENIED, "ROLE_MISSING"),
+        (bearer("operator"), grpc.StatusCode.PERMISSION_DENIED, "ROLE_MISSING"),
     ],
 )
 async def test_writes_need_a_known_token_with_the_ingest_role(
-    service: Service, metadata: tuple[tuple[str, str], ...], code: grpc.StatusCode
+    service: Service, metadata: tuple[tuple[str, str], ...], code: grpc.StatusCode, reason: str
 ) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await service.events.RecordAlertEvent(event(), metadata=metadata)
     assert raised.value.code() == code
     _, info = error_details(raised.value)
-    assert info is not None and info.reason == code.name
+    assert info is not None and info.reason == reason
     assert "not-a-known-token" not in (raised.value.details() or "")
     assert await service.count_rows("events") == 0
 

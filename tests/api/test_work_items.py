@@ -10,7 +10,7 @@ import pytest
 from awooop.channel_events.v1 import common_pb2, work_items_pb2
 
 from tests.api.test_recurrence import ALPHA, build_history, by_key, record_run, recurrence
-from tests.harness import OPERATOR, Service, bearer, violated_fields
+from tests.harness import OPERATOR, Service, bearer, reason_of, violated_fields
 
 TABLES = ("events", "runs", "run_events", "event_cursor", "work_item_dry_runs", "work_item_handoffs")
 
@@ -160,6 +160,7 @@ async def test_a_handoff_without_a_dry_run_is_refused_and_writes_nothing(service
         await handoff(service, item_id)
     assert raised.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert raised.value.details() == "dry_run_required"
+    assert reason_of(raised.value) == "DRY_RUN_REQUIRED"
     assert await row_counts(service) == before
 
 
@@ -268,6 +269,7 @@ async def test_an_unknown_work_item_is_not_found(service: Service) -> None:
             await call(service, "wi-0000000000000000")
         assert raised.value.code() == grpc.StatusCode.NOT_FOUND
         assert raised.value.details() == "recurrence_work_item_not_found"
+        assert reason_of(raised.value) == "RECURRENCE_WORK_ITEM_NOT_FOUND"
     # A work item of another project is not in this project's read model.
     beta_item = await work_item_id(service, "alertmanager:gap", project_id="beta")
     with pytest.raises(grpc.aio.AioRpcError) as raised:

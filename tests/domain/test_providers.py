@@ -17,7 +17,7 @@ import pytest
 
 from server.domain import providers
 from server.domain.providers import BodyEvent
-from server.errors import InvalidArgument, Unauthenticated
+from server.domain.errors import InvalidArgument, Unauthenticated
 from tests.samples import sample
 
 

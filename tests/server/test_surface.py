@@ -70,7 +70,7 @@ async def test_the_database_going_away_is_unavailable_and_the_server_recovers(
             await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest())
         assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
         _, info = error_details(raised.value)
-        assert info is not None and info.reason == "UNAVAILABLE"
+        assert info is not None and info.reason == "DATABASE_UNAVAILABLE"
         assert "asyncpg" not in (raised.value.details() or "")
     finally:
         await set_database_open(postgres, service.dsn, True)
