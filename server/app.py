@@ -23,7 +23,8 @@ from server.api.dossier import DossierService
 from server.api.events import EventService
 from server.api.guard import Guard
 from server.api.reflection import DocumentedReflectionServicer
-from server.api.watch import EventWatch
+from server.api.watch import GRPC_RENDERING, GrpcEventWatch
+from server.operations.watch import EventWatch
 from server.api.work_items import WorkItemService
 from server.auth import Authenticator
 from server.config import Settings
@@ -43,7 +44,7 @@ class App:
     server: grpc.aio.Server
     port: int
     health: health_aio.HealthServicer
-    watch: EventWatch
+    watch: GrpcEventWatch
 
     async def start(self) -> None:
         await self.watch.start()
@@ -83,6 +84,7 @@ def create_app(settings: Settings, store: Store, authenticator: Authenticator, l
     server = grpc.aio.server(interceptors=[Guard(authenticator)], options=_SERVER_OPTIONS)
     watch = EventWatch(
         store,
+        GRPC_RENDERING,
         progress_interval=settings.watch_progress_interval,
         max_queued=settings.watch_queue_events,
         batch_size=settings.watch_batch_size,

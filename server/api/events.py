@@ -12,7 +12,7 @@ from server.api import convert, cpu
 from server.api.guard import current_principal
 from server.api.ingest import ingest_provider_payload
 from server.api.paging import read_page
-from server.api.watch import EventWatch
+from server.api.watch import GrpcEventWatch, watch_request
 from server.config import Settings
 from server.domain import heartbeat
 from server.domain.cursors import encode_cursor
@@ -47,7 +47,7 @@ def _prepare_alert_event(request: events_pb2.RecordAlertEventRequest) -> NewEven
 
 
 class EventService(events_pb2_grpc.EventServiceServicer):
-    def __init__(self, store: Store, settings: Settings, watch: EventWatch) -> None:
+    def __init__(self, store: Store, settings: Settings, watch: GrpcEventWatch) -> None:
         self._store = store
         self._settings = settings
         self._watch = watch
@@ -184,5 +184,5 @@ class EventService(events_pb2_grpc.EventServiceServicer):
     async def WatchEvents(
         self, request: events_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[events_pb2.WatchEventsResponse]:
-        async for response in self._watch.stream(request, context):
+        async for response in self._watch.stream(watch_request(request)):
             yield response

@@ -1,321 +1,36 @@
-"""WatchEvents (SPEC section 5): live delivery of committed events.
+"""WatchEvents over gRPC: how the stream's messages are worded.
 
-One `EventWatch` serves every stream of a server process. The delivery rule
-and why it delivers every matching event exactly once, in cursor order, with
-no gap, is in server/domain/watch.py. How this module feeds it:
-
-- One commit listener per process (server/storage/listener.py) reports the
-  highest committed cursor it knows, from NOTIFY and from periodic reads.
-- One hub task reads each new range of events ONCE, unfiltered, from the
-  database, turns each event into its response message once, and offers the
-  batch to every subscriber (a bounded queue each; see `Subscriber.offer`).
-  With 1,000 subscribers and 20 commits/s that is 20 reads/s, where a read
-  per subscriber per commit would be 20,000/s: the pool could not keep up.
-- Each stream drains its queue; when it is behind (its queue overflowed, or
-  a batch does not connect to its position) it reads from the database with
-  its own filter, a batch at a time, at most `catch_up_reads` streams at once
-  so that catching up never takes the whole pool.
-- Idle streams get `progress` at their position every `progress_interval`.
-- A stream opens with a `progress` at its start position: the caller knows
-  at once where it stands (and may resume from there).
+Everything else (the hub, delivery, progress, catch-up) is the operation's,
+in server/operations/watch.py, shared with any other transport.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import TypeAlias
-
-import grpc
 from awooop.channel_events.v1 import events_pb2
 
 from server.api import convert
-from server.domain.cursors import MalformedToken, decode_cursor, encode_cursor
-from server.domain.models import EventFilter, StoredEvent
-from server.domain.validation import Violations
-from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
-from server.domain.errors import Internal, Unavailable
-from server.storage.listener import CommitListener
-from server.storage.store import Store
-
-log = logging.getLogger(__name__)
-
-Response: TypeAlias = events_pb2.WatchEventsResponse
+from server.domain.cursors import encode_cursor
+from server.domain.models import StoredEvent
+from server.operations.watch import EventWatch, Rendering, WatchRequest
 
 
-def _event_response(event: StoredEvent) -> Response:
-    return Response(event=convert.channel_event(event))
+def _event(event: StoredEvent) -> events_pb2.WatchEventsResponse:
+    return events_pb2.WatchEventsResponse(event=convert.channel_event(event))
 
 
-def _hub_entry(event: StoredEvent) -> Entry[Response | None]:
-    """The event and its message; None when it cannot be converted, so that
-    one bad row costs the streams that must deliver it (they end with a
-    status), never the hub that serves every other stream."""
-    try:
-        return Entry(event, _event_response(event))
-    except Exception:  # noqa: BLE001 - logged here once, with its context
-        log.exception("watch hub: event %s at cursor %d cannot be served", event.id, event.cursor)
-        return Entry(event, None)
+def _progress(position: int) -> events_pb2.WatchEventsResponse:
+    return events_pb2.WatchEventsResponse(progress=events_pb2.Progress(cursor=encode_cursor(position)))
 
 
-def _deliverable(entry: Entry[Response | None]) -> Response:
-    if entry.message is None:
-        raise Internal(
-            f"the event at cursor {encode_cursor(entry.event.cursor)} cannot be served; "
-            "the server logged why",
-            "EVENT_UNSERVABLE",
-        )
-    return entry.message
+GRPC_RENDERING = Rendering(event=_event, progress=_progress)
+
+GrpcEventWatch = EventWatch[events_pb2.WatchEventsResponse]
 
 
-def _progress_response(position: int) -> Response:
-    return Response(progress=events_pb2.Progress(cursor=encode_cursor(position)))
-
-
-def _parse(request: events_pb2.WatchEventsRequest) -> tuple[EventFilter, int | None]:
-    violations = Violations()
-    violations.project_id(request.project_id, required=False)
-    violations.length(request.channel_type, "channel_type", 64)
-    violations.length(request.provider_prefix, "provider_prefix", 300)
-    after: int | None = None
-    if request.after_cursor:
-        try:
-            after = decode_cursor(request.after_cursor)
-        except MalformedToken:
-            violations.add("after_cursor", "must be a cursor from an event or a progress message")
-    violations.raise_if_any()
-    event_filter = EventFilter(
+def watch_request(request: events_pb2.WatchEventsRequest) -> WatchRequest:
+    return WatchRequest(
         project_id=request.project_id,
         channel_type=request.channel_type,
         provider_prefix=request.provider_prefix,
+        after_cursor=request.after_cursor,
     )
-    return event_filter, after
-
-
-@dataclass(frozen=True)
-class WatchStats:
-    """Figures over every stream this process served (tests read them)."""
-
-    streams: int
-    peak_queued: int
-    overflows: int
-    catch_ups: int
-
-
-class _Stream:
-    """A subscriber, what wakes it, and when it last sent something."""
-
-    def __init__(self, subscriber: Subscriber[Response | None], now: float) -> None:
-        self.subscriber = subscriber
-        self.wake = asyncio.Event()
-        self.last_sent = now
-
-
-class EventWatch:
-    """Serves every WatchEvents stream of this server process."""
-
-    def __init__(
-        self,
-        store: Store,
-        progress_interval: float = 5.0,
-        max_queued: int = 1024,
-        batch_size: int = 256,
-        catch_up_reads: int | None = None,
-    ) -> None:
-        self._store = store
-        self._progress_interval = progress_interval
-        self._max_queued = max_queued
-        self._batch_size = batch_size
-        self._catch_up_reads = asyncio.Semaphore(
-            catch_up_reads or max(1, store.pool.get_max_size() // 2)
-        )
-        self._listener = CommitListener(store.dsn, self._on_commit)
-        self._streams: set[_Stream] = set()
-        # Highest cursor known committed (hence visible to any new snapshot).
-        self._known = 0
-        self._known_changed = asyncio.Event()
-        # Upper bound of the last batch offered to the subscribers.
-        self._published = 0
-        self._hub: asyncio.Task[None] | None = None
-        # One ticker wakes the streams whose progress is due, instead of a
-        # timeout per stream per wait (a task each with asyncio.wait_for).
-        # A stream sends progress once idle for `progress_interval - tick`;
-        # the ticker wakes it at most `tick` later: never later than the interval.
-        self._tick = progress_interval / 4
-        self._progress_due = progress_interval - self._tick
-        self._ticker: asyncio.Task[None] | None = None
-        self._closing = False
-        self._finished = WatchStats(streams=0, peak_queued=0, overflows=0, catch_ups=0)
-
-    async def start(self) -> None:
-        """Called once before the server accepts calls."""
-        self._published = self._known = await self._last_cursor()
-        self._hub = asyncio.create_task(self._follow(), name="watch-hub")
-        self._ticker = asyncio.create_task(self._tick_progress(), name="watch-progress")
-        for task in (self._hub, self._ticker):
-            task.add_done_callback(self._on_task_end)
-        await self._listener.start()
-
-    def _on_task_end(self, task: asyncio.Task[None]) -> None:
-        # Neither task ends before close(); if one does, every stream would
-        # silently stop getting events, so it is said loudly.
-        if not task.cancelled() and task.exception() is not None:
-            log.error("watch: %s stopped", task.get_name(), exc_info=task.exception())
-
-    async def close(self) -> None:
-        """Called on shutdown, before the server stops: ends every stream cleanly.
-        Never raises: whatever happened to the tasks, the server must stop."""
-        self._closing = True
-        for stream in self._streams:
-            stream.wake.set()
-        try:
-            await self._listener.close()
-        except Exception:  # noqa: BLE001 - shutdown goes on
-            log.exception("watch: the commit listener did not close cleanly")
-        for task in (self._hub, self._ticker):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-        self._hub = self._ticker = None
-
-    @property
-    def listener_connects(self) -> int:
-        return self._listener.connects
-
-    def stats(self) -> WatchStats:
-        live = [s.subscriber for s in self._streams]
-        done = self._finished
-        return WatchStats(
-            streams=len(live),
-            peak_queued=max([done.peak_queued, *(s.peak_queued for s in live)]),
-            overflows=done.overflows + sum(s.overflows for s in live),
-            catch_ups=done.catch_ups + sum(s.catch_ups for s in live),
-        )
-
-    async def stream(
-        self, request: events_pb2.WatchEventsRequest, context: grpc.aio.ServicerContext
-    ) -> AsyncIterator[Response]:
-        event_filter, after = _parse(request)
-        if self._closing:
-            raise Unavailable(
-                "server is shutting down; reconnect with the last cursor", "SHUTTING_DOWN"
-            )
-        newest = await self._last_cursor()
-        self._on_commit(newest)
-        if after is not None and after > newest:
-            # Resuming there would skip the events that will take those cursors.
-            violations = Violations()
-            violations.add("after_cursor", "is beyond the last recorded event")
-            violations.raise_if_any()
-        start = newest if after is None else after
-        stream = _Stream(Subscriber(event_filter, start, self._max_queued), self._clock())
-        self._streams.add(stream)
-        subscriber = stream.subscriber
-        # Delivery loop (rule: server/domain/watch.py). Inlined rather than a
-        # generator of its own: every layer of `async for ... yield` costs on
-        # each of the 20,000 messages a second that 1,000 streams may carry.
-        pending: Batch[Response | None] | None = None
-        try:
-            yield _progress_response(start)
-            while not self._closing:
-                if self._clock() - stream.last_sent >= self._progress_due:
-                    stream.last_sent = self._clock()
-                    yield _progress_response(subscriber.position)
-                batch = pending if pending is not None else subscriber.next_batch()
-                pending = None
-                if batch is not None and subscriber.connects(batch):
-                    entries = subscriber.take(batch)
-                    for entry in entries:
-                        yield _deliverable(entry)
-                    if entries:
-                        stream.last_sent = self._clock()
-                    continue
-                if batch is not None or subscriber.position < self._published:
-                    # Behind the hub: read from the database, then look again
-                    # at the batch that did not connect.
-                    pending = batch
-                    rows = await self._catch_up(subscriber)
-                    for event in rows:
-                        yield _event_response(event)
-                    if rows:
-                        stream.last_sent = self._clock()
-                    continue
-                # Woken by the hub's next batch, by the ticker when progress
-                # is due, or by close().
-                stream.wake.clear()
-                await stream.wake.wait()
-        finally:
-            self._retire(stream)
-
-    async def _catch_up(self, subscriber: Subscriber[Response | None]) -> list[StoredEvent]:
-        subscriber.catch_ups += 1
-        async with self._catch_up_reads:
-            known = self._known  # read before the query's snapshot is taken
-            rows = await self._read_after(subscriber.event_filter, subscriber.position)
-        subscriber.position = caught_up_to(subscriber.position, known, rows, self._batch_size)
-        return rows
-
-    async def _tick_progress(self) -> None:
-        while True:
-            await asyncio.sleep(self._tick)
-            due = self._clock() - self._progress_due
-            for stream in self._streams:
-                if stream.last_sent <= due:
-                    stream.wake.set()
-
-    def _clock(self) -> float:
-        return asyncio.get_running_loop().time()
-
-    def _on_commit(self, cursor: int) -> None:
-        if cursor > self._known:
-            self._known = cursor
-            self._known_changed.set()
-
-    async def _follow(self) -> None:
-        """The hub: reads each new range of committed events once, offers it
-        to every subscriber. Never dies: a failed read is retried, and an
-        event that cannot be converted fails only the streams that must
-        deliver it (see `_hub_entry`)."""
-        backoff = 0.1
-        while True:
-            await self._known_changed.wait()
-            self._known_changed.clear()
-            while self._published < self._known:
-                known = self._known
-                try:
-                    rows = await self._read_after(EventFilter(), self._published)
-                    batch = Batch(
-                        after=self._published,
-                        upto=caught_up_to(self._published, known, rows, self._batch_size),
-                        entries=tuple(_hub_entry(event) for event in rows),
-                    )
-                except Exception:  # noqa: BLE001 - the hub must outlive any failed read
-                    log.warning("watch hub: read failed; retrying in %.1fs", backoff, exc_info=True)
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                    continue
-                backoff = 0.1
-                self._published = batch.upto
-                for stream in self._streams:
-                    stream.subscriber.offer(batch)
-                    stream.wake.set()
-
-    def _retire(self, stream: _Stream) -> None:
-        self._streams.discard(stream)
-        s, done = stream.subscriber, self._finished
-        self._finished = WatchStats(
-            streams=0,
-            peak_queued=max(done.peak_queued, s.peak_queued),
-            overflows=done.overflows + s.overflows,
-            catch_ups=done.catch_ups + s.catch_ups,
-        )
-
-    async def _read_after(self, event_filter: EventFilter, position: int) -> list[StoredEvent]:
-        return await self._store.events_after(event_filter, position, self._batch_size)
-
-    async def _last_cursor(self) -> int:
-        return await self._store.last_cursor()

@@ -1,0 +1,1 @@
+"""The application layer: each operation once, for every transport to call."""
