@@ -15,7 +15,7 @@ import asyncpg
 from awooop.channel_events.v1 import dossier_pb2, work_items_pb2
 from google.protobuf import json_format
 
-from tests.api.test_recurrence import ALPHA, build_history, by_key, recurrence
+from tests.history import ALPHA, build_history, by_key, recurrence
 from tests.harness import PostgresForTests, Service, start_service, stop_service
 
 BULK_ALPHA = 150_000

@@ -9,7 +9,7 @@ import grpc
 import pytest
 from awooop.channel_events.v1 import common_pb2, work_items_pb2
 
-from tests.api.test_recurrence import ALPHA, build_history, by_key, record_run, recurrence
+from tests.history import ALPHA, build_history, by_key, record_run, recurrence
 from tests.harness import OPERATOR, Service, bearer, reason_of, violated_fields
 
 TABLES = ("events", "runs", "run_events", "event_cursor", "work_item_dry_runs", "work_item_handoffs")
