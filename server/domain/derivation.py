@@ -42,6 +42,15 @@ def raw_content(title: str, annotations: Mapping[str, str]) -> str:
     return "\n".join(parts)
 
 
+def redacted_content(title: str, annotations: Mapping[str, str]) -> str:
+    """The content as it may be stored. Built from the annotations redacted as
+    a map, so that a value under a sensitive key ("password") is replaced
+    whole, as in the envelope: in the joined text nothing says which key a
+    line came from. The join is redacted once more for a secret that spans
+    two parts (redaction is idempotent)."""
+    return redact_text(raw_content(redact_text(title), redact_mapping(annotations)))
+
+
 def recurrence_key(
     provider: str, fingerprint: str, alertname: str, namespace: str, target_resource: str
 ) -> str:
@@ -131,7 +140,7 @@ def derive_event(event: AlertEventInput, body: SourceBody | None = None) -> NewE
     `body` is the webhook body it came in, if any."""
     alertname = event.labels.get("alertname") or event.title
     content = raw_content(event.title, event.annotations)
-    redacted = redact_text(content)
+    redacted = redacted_content(event.title, event.annotations)
     refs = unique_refs(_redact_ref(r) for r in [*event.source_refs, *derived_refs(event, alertname)])
     fingerprint = redact_text(event.fingerprint)
     namespace = redact_text(event.namespace)
