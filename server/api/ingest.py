@@ -1,6 +1,6 @@
 """IngestProviderPayload: provider webhook bodies in (SPEC section 2b).
 
-A body becomes its events (server/domain/providers.py), each checked and
+A body becomes its events (server/domain/providers/), each checked and
 derived exactly as RecordAlertEvent would, then recorded in one transaction:
 a body with one bad alert records none of them.
 """
@@ -49,7 +49,7 @@ def _prepare(
     violations.raise_if_any()
     secret = settings.sentry_client_secret
     # Checked before the body is parsed: an unsigned body is not read at all.
-    if request.provider == providers.SENTRY and secret and secret.get_secret_value():
+    if providers.REGISTRY[request.provider].sentry_signed and secret and secret.get_secret_value():
         providers.verify_sentry_signature(request.body, headers, secret.get_secret_value())
     parsed = providers.parse_payload(request.project_id, request.provider, request.body, headers)
     for item in parsed.events:
