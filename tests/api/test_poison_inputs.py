@@ -149,6 +149,21 @@ async def test_a_webhook_body_no_reader_could_serve_is_refused_naming_where(
     assert await service.count_rows("events") == 0
 
 
+@pytest.mark.parametrize("data", ['"x"', "null", "[1]", "7"])
+async def test_a_sentry_body_whose_data_is_not_an_object_is_refused_naming_it(
+    service: Service, no_error_logs: None, data: str
+) -> None:
+    call = service.events.IngestProviderPayload(
+        events_pb2.IngestProviderPayloadRequest(
+            project_id="alpha", provider="sentry", body=b'{"action": "created", "data": ' + data.encode() + b"}"
+        ),
+        metadata=INGEST,
+    )
+    error = await refused(call)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "body.data" in violated_fields(error)
+
+
 async def test_a_nul_character_in_any_string_field_is_refused_naming_the_field(
     service: Service, no_error_logs: None
 ) -> None:
