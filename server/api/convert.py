@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from awooop.channel_events.v1 import common_pb2, dossier_pb2, events_pb2, work_items_pb2
 from google.protobuf import struct_pb2, timestamp_pb2
 
+from server.domain import dossier as dos
 from server.domain import recurrence as rec
 from server.domain import work_items as wi
 from server.domain.cursors import encode_cursor
@@ -319,8 +320,66 @@ def recurrence_group(group: rec.RecurrenceGroup) -> dossier_pb2.RecurrenceGroup:
 
 def recurrence_summary(summary: rec.RecurrenceSummary) -> dossier_pb2.RecurrenceSummary:
     return dossier_pb2.RecurrenceSummary(
-        **{
-            **vars(summary),
-            "latest_received_at": timestamp(summary.latest_received_at),
-        }
+        source_event_total=summary.source_event_total,
+        recurrence_group_total=summary.recurrence_group_total,
+        recurrent_group_total=summary.recurrent_group_total,
+        duplicate_event_total=summary.duplicate_event_total,
+        linked_run_total=summary.linked_run_total,
+        unlinked_event_total=summary.unlinked_event_total,
+        auto_repair_linked_total=summary.auto_repair_linked_total,
+        verified_repair_group_total=summary.verified_repair_group_total,
+        failed_repair_group_total=summary.failed_repair_group_total,
+        open_work_item_group_total=summary.open_work_item_group_total,
+        manual_gate_group_total=summary.manual_gate_group_total,
+        automation_gap_group_total=summary.automation_gap_group_total,
+        latest_received_at=timestamp(summary.latest_received_at),
     )
+
+
+# --- dossier and coverage (SPEC section 3) ---
+
+
+def dossier_summary(summary: dos.DossierSummary) -> dossier_pb2.DossierSummary:
+    return dossier_pb2.DossierSummary(
+        source_count=summary.source_count,
+        duplicate_total=summary.duplicate_total,
+        redacted_total=summary.redacted_total,
+        source_ref_total=summary.source_ref_total,
+    )
+
+
+def _coverage_totals(
+    message: dossier_pb2.ProviderCoverage | dossier_pb2.CoverageSummary,
+    totals: dos.ProviderCoverage | dos.CoverageSummary,
+) -> None:
+    """The totals a provider row and the summary share (the rows add up to it)."""
+    message.duplicate_total = totals.duplicate_total
+    message.redacted_total = totals.redacted_total
+    message.source_ref_total = totals.source_ref_total
+    message.missing_source_refs_total = totals.missing_source_refs_total
+    message.sentry_ref_total = totals.sentry_ref_total
+    message.signoz_ref_total = totals.signoz_ref_total
+    message.alert_ref_total = totals.alert_ref_total
+
+
+def provider_coverage(row: dos.ProviderCoverage) -> dossier_pb2.ProviderCoverage:
+    # source_envelope_total only feeds the summary: the row message has no such field.
+    message = dossier_pb2.ProviderCoverage(
+        provider=row.provider,
+        total=row.total,
+        latest_received_at=timestamp(row.latest_received_at),
+    )
+    _coverage_totals(message, row)
+    return message
+
+
+def coverage_summary(summary: dos.CoverageSummary) -> dossier_pb2.CoverageSummary:
+    message = dossier_pb2.CoverageSummary(
+        source_count=summary.source_count,
+        source_envelope_total=summary.source_envelope_total,
+        missing_source_envelope_total=summary.missing_source_envelope_total,
+        with_source_refs_total=summary.with_source_refs_total,
+        latest_received_at=timestamp(summary.latest_received_at),
+    )
+    _coverage_totals(message, summary)
+    return message

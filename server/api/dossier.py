@@ -42,7 +42,7 @@ class DossierService(dossier_pb2_grpc.DossierServiceServicer):
             total=len(page.events),
             limit=limit,
             next_page_token=page.next_page_token,
-            summary=dossier_pb2.DossierSummary(**vars(dossier_summary(page.events))),
+            summary=convert.dossier_summary(dossier_summary(page.events)),
         )
 
     async def GetDossierCoverage(
@@ -56,20 +56,9 @@ class DossierService(dossier_pb2_grpc.DossierServiceServicer):
         rows = await self._store.coverage(
             EventFilter(project_id=request.project_id, provider=request.provider), limit
         )
-        summary = coverage_summary(rows)
         return dossier_pb2.GetDossierCoverageResponse(
-            providers=[
-                dossier_pb2.ProviderCoverage(
-                    **{
-                        **{k: v for k, v in vars(row).items() if k != "source_envelope_total"},
-                        "latest_received_at": convert.timestamp(row.latest_received_at),
-                    }
-                )
-                for row in rows
-            ],
-            summary=dossier_pb2.CoverageSummary(
-                **{**vars(summary), "latest_received_at": convert.timestamp(summary.latest_received_at)}
-            ),
+            providers=[convert.provider_coverage(row) for row in rows],
+            summary=convert.coverage_summary(coverage_summary(rows)),
             limit=limit,
         )
 

@@ -36,6 +36,7 @@ class ProviderCoverage:
     redacted_total: int
     source_ref_total: int
     missing_source_refs_total: int
+    # One <system>_ref_total per REF_SYSTEMS, in its order (models.py).
     sentry_ref_total: int
     signoz_ref_total: int
     alert_ref_total: int
@@ -50,6 +51,7 @@ class CoverageSummary:
     redacted_total: int
     source_ref_total: int
     missing_source_refs_total: int
+    # One <system>_ref_total per REF_SYSTEMS, in its order (models.py).
     sentry_ref_total: int
     signoz_ref_total: int
     alert_ref_total: int

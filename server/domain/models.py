@@ -13,6 +13,12 @@ DEFAULT_STAGE = "firing"
 HEARTBEAT_STAGE = "heartbeat"
 DEFAULT_CHANNEL_TYPE = "alert"
 
+# The ref systems the read models count one by one: an event counts for a
+# system when at least one of its refs is of that system. Storage keeps a
+# has_<system>_ref column for each; the coverage and recurrence models have a
+# <system>_ref_total field for each (tests/domain/test_ref_systems.py).
+REF_SYSTEMS: tuple[str, ...] = ("sentry", "signoz", "alert")
+
 
 class SourceRef(BaseModel):
     model_config = ConfigDict(frozen=True)

@@ -51,6 +51,7 @@ class GroupFacts:
     auto_repair_linked_total: int
     source_ref_total: int
     missing_source_refs_total: int
+    # One <system>_ref_total per REF_SYSTEMS, in its order (models.py).
     sentry_ref_total: int
     signoz_ref_total: int
     alert_ref_total: int

@@ -9,26 +9,164 @@ COMMIT and holds that row lock until it commits.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from operator import attrgetter
+from typing import Any, Protocol
 from uuid import UUID
 
 import asyncpg
 
 from server.domain.dossier import ProviderCoverage
-from server.domain.models import EventFilter, NewEvent, SourceBody, SourceRef, StoredEvent
+from server.domain.models import (
+    REF_SYSTEMS,
+    EventFilter,
+    NewEvent,
+    SourceBody,
+    SourceRef,
+    StoredEvent,
+)
 
 NOTIFY_CHANNEL = "channel_events"
 
-EVENT_COLUMNS = """
-    id, cursor, project_id, channel_type, provider, provider_event_id, stage,
-    channel_chat_id, alertname, severity, namespace, target_resource, fingerprint,
-    recurrence_key, content_redacted, content_preview, has_redacted_content,
-    redaction_version, content_sha256, content_length, source_url, source_refs,
-    source_ref_count, log_correlation, source_envelope, is_duplicate, provider_ts,
-    received_at
-"""
+
+def ref_flag(system: str) -> str:
+    """The events column that says whether an event has a ref of `system`."""
+    return f"has_{system}_ref"
+
+
+def ref_total(system: str) -> str:
+    """The read models' count of events with a ref of `system`."""
+    return f"{system}_ref_total"
+
+
+def ref_total_aggregates(qualifier: str = "") -> str:
+    """One `<system>_ref_total` aggregate per ref system, over the events
+    named by `qualifier` ("r." for an alias, "" for none)."""
+    return ", ".join(
+        f"count(*) FILTER (WHERE {qualifier}{ref_flag(s)}) AS {ref_total(s)}" for s in REF_SYSTEMS
+    )
+
+
+def _as_stored(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Column:
+    """One stored column of `events`, declared once in COLUMNS: the INSERT,
+    the SELECT list and the row mapping are all made from that tuple."""
+
+    name: str
+    # Its PostgreSQL type.
+    pg_type: str
+    # Its value for a new event, sent in the INSERT's batch; None for a column
+    # the INSERT sets itself (`computed`).
+    write: Callable[[NewEvent], Any] | None = None
+    # The INSERT's SQL for a column that no event gives; `b` is the batch row.
+    computed: str = ""
+    # The StoredEvent field of the same name, from the stored value; None for
+    # a column that is written but not read back.
+    read: Callable[[Any], Any] | None = _as_stored
+
+    def __post_init__(self) -> None:
+        if (self.write is None) == (not self.computed):
+            raise ValueError(f"column {self.name}: give exactly one of write and computed")
+
+    @property
+    def batch_type(self) -> str:
+        """The element type of its unnest array: jsonb travels as text and is
+        cast in the INSERT's SELECT."""
+        return "text" if self.pg_type == "jsonb" else self.pg_type
+
+    def batch_values(self, events: Sequence[NewEvent]) -> list[Any]:
+        """Its unnest array for the batch."""
+        if self.write is None:
+            raise TypeError(f"column {self.name} is set by the INSERT, not sent")
+        values = [self.write(event) for event in events]
+        if self.pg_type == "jsonb":
+            return [None if v is None else json.dumps(v) for v in values]
+        return values
+
+    @property
+    def insert_value(self) -> str:
+        """Its expression in the INSERT's SELECT."""
+        if self.computed:
+            return self.computed
+        return f"b.{self.name}::jsonb" if self.pg_type == "jsonb" else f"b.{self.name}"
+
+
+def _field(name: str, pg_type: str) -> Column:
+    """A NewEvent field stored as it is and read back as it is."""
+    return Column(name, pg_type, write=attrgetter(name))
+
+
+def _refs_to_json(event: NewEvent) -> list[dict[str, Any]]:
+    return [ref.model_dump() for ref in event.source_refs]
+
+
+def _refs_from_json(value: list[dict[str, Any]]) -> list[SourceRef]:
+    return [SourceRef(**ref) for ref in value]
+
+
+def _has_ref_of(system: str) -> Callable[[NewEvent], bool]:
+    def has_ref(event: NewEvent) -> bool:
+        return any(ref.system == system for ref in event.source_refs)
+
+    return has_ref
+
+
+# A statement of its own, run after the cursor lock was granted, so its
+# snapshot holds every event committed before it: "earlier" is exact.
+_IS_DUPLICATE = """b.repeated_in_batch OR EXISTS (
+        SELECT 1 FROM events e
+        WHERE e.project_id = b.project_id
+          AND e.provider_event_id = b.provider_event_id
+          AND e.stage = b.stage)"""
+
+COLUMNS: tuple[Column, ...] = (
+    _field("id", "uuid"),
+    # $1 is the first of the cursors taken for the batch (_TAKE_CURSORS).
+    Column("cursor", "bigint", computed="$1 + b.ord - 1"),
+    _field("project_id", "text"),
+    _field("channel_type", "text"),
+    _field("provider", "text"),
+    _field("provider_event_id", "text"),
+    _field("stage", "text"),
+    _field("channel_chat_id", "text"),
+    _field("alertname", "text"),
+    _field("severity", "text"),
+    _field("namespace", "text"),
+    _field("target_resource", "text"),
+    _field("fingerprint", "text"),
+    _field("recurrence_key", "text"),
+    _field("content_redacted", "text"),
+    _field("content_preview", "text"),
+    _field("has_redacted_content", "bool"),
+    _field("redaction_version", "text"),
+    _field("content_sha256", "text"),
+    _field("content_length", "int"),
+    _field("source_url", "text"),
+    Column("source_refs", "jsonb", write=_refs_to_json, read=_refs_from_json),
+    # Derived from source_refs and kept as columns so that the coverage and
+    # recurrence totals are plain sums; a StoredEvent derives them again.
+    Column("source_ref_count", "int", write=attrgetter("source_ref_count"), read=None),
+    *(Column(ref_flag(s), "bool", write=_has_ref_of(s), read=None) for s in REF_SYSTEMS),
+    _field("log_correlation", "jsonb"),
+    _field("source_envelope", "jsonb"),
+    _field("provider_ts", "timestamptz"),
+    Column("is_duplicate", "bool", computed=_IS_DUPLICATE),
+    Column("received_at", "timestamptz", computed="clock_timestamp()"),
+    # Migration 0003; not read back: a StoredEvent's source_body_id stays None.
+    Column("source_body_id", "uuid", write=attrgetter("source_body_id"), read=None),
+)
+
+# The columns sent in the INSERT's batch, one unnest array each, in order.
+_SENT = tuple(c for c in COLUMNS if c.write is not None)
+# The columns a read selects, and how each becomes its StoredEvent field.
+_READERS = tuple((c.name, c.read) for c in COLUMNS if c.read is not None)
+
+_SELECT_EVENTS = f"SELECT {', '.join(name for name, _ in _READERS)} FROM events"
 
 
 @dataclass(frozen=True)
@@ -41,10 +179,6 @@ class Recorded:
     is_duplicate: bool
 
 
-def _has_system(refs: Sequence[SourceRef], system: str) -> bool:
-    return any(ref.system == system for ref in refs)
-
-
 # Taken as late as possible and held until COMMIT: cursor order is commit order.
 # The NOTIFY is queued here too and sent by PostgreSQL at commit, in commit order.
 _TAKE_CURSORS = """
@@ -54,50 +188,24 @@ WITH taken AS (
 SELECT last_cursor, pg_notify($2, last_cursor::text) FROM taken
 """
 
-_INSERT = """
-WITH batch AS (
-    SELECT * FROM unnest(
-        $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-        $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[],
-        $14::text[], $15::text[], $16::text[], $17::bool[], $18::text[], $19::text[],
-        $20::int[], $21::text[], $22::text[], $23::int[], $24::bool[], $25::bool[],
-        $26::bool[], $27::text[], $28::text[], $29::timestamptz[], $30::bool[],
-        $31::uuid[]
-    ) WITH ORDINALITY AS b(
-        id, project_id, channel_type, provider, provider_event_id, stage,
-        channel_chat_id, alertname, severity, namespace, target_resource, fingerprint,
-        recurrence_key, content_redacted, content_preview, has_redacted_content,
-        redaction_version, content_sha256, content_length, source_url, source_refs,
-        source_ref_count, has_sentry_ref, has_signoz_ref, has_alert_ref,
-        log_correlation, source_envelope, provider_ts, repeated_in_batch,
-        source_body_id, ord)
+# $1: the first cursor; $2..: one array per sent column; last: repeated_in_batch
+# (an earlier event of the same batch has the same duplicate key).
+_BATCH_ARRAYS = ", ".join(
+    [f"${n}::{c.batch_type}[]" for n, c in enumerate(_SENT, start=2)]
+    + [f"${len(_SENT) + 2}::bool[]"]
 )
-INSERT INTO events (
-    id, cursor, project_id, channel_type, provider, provider_event_id, stage,
-    channel_chat_id, alertname, severity, namespace, target_resource, fingerprint,
-    recurrence_key, content_redacted, content_preview, has_redacted_content,
-    redaction_version, content_sha256, content_length, source_url, source_refs,
-    source_ref_count, has_sentry_ref, has_signoz_ref, has_alert_ref,
-    log_correlation, source_envelope, provider_ts, is_duplicate, received_at,
-    source_body_id)
+_BATCH_NAMES = ", ".join([c.name for c in _SENT] + ["repeated_in_batch", "ord"])
+_INSERTED_NAMES = ", ".join(c.name for c in COLUMNS)
+_INSERTED_VALUES = ",\n    ".join(c.insert_value for c in COLUMNS)
+
+_INSERT = f"""
+WITH batch AS (
+    SELECT * FROM unnest({_BATCH_ARRAYS})
+    WITH ORDINALITY AS b({_BATCH_NAMES})
+)
+INSERT INTO events ({_INSERTED_NAMES})
 SELECT
-    b.id, $1 + b.ord - 1, b.project_id, b.channel_type, b.provider,
-    b.provider_event_id, b.stage, b.channel_chat_id, b.alertname, b.severity,
-    b.namespace, b.target_resource, b.fingerprint, b.recurrence_key,
-    b.content_redacted, b.content_preview, b.has_redacted_content,
-    b.redaction_version, b.content_sha256, b.content_length, b.source_url,
-    b.source_refs::jsonb, b.source_ref_count, b.has_sentry_ref, b.has_signoz_ref,
-    b.has_alert_ref, b.log_correlation::jsonb, b.source_envelope::jsonb,
-    b.provider_ts,
-    -- A statement of its own, run after the cursor lock was granted, so its
-    -- snapshot holds every event committed before it: "earlier" is exact.
-    b.repeated_in_batch OR EXISTS (
-        SELECT 1 FROM events e
-        WHERE e.project_id = b.project_id
-          AND e.provider_event_id = b.provider_event_id
-          AND e.stage = b.stage),
-    clock_timestamp(),
-    b.source_body_id
+    {_INSERTED_VALUES}
 FROM batch b
 ORDER BY b.ord
 RETURNING id, provider_event_id, cursor, is_duplicate
@@ -127,46 +235,12 @@ async def insert_events(connection: asyncpg.Connection, events: Sequence[NewEven
         repeated.append(key in seen)
         seen.add(key)
 
-    def column(name: str) -> list[Any]:
-        return [getattr(e, name) for e in events]
-
-    def as_json(values: list[Any]) -> list[str | None]:
-        return [None if v is None else json.dumps(v) for v in values]
-
     top = await connection.fetchval(_TAKE_CURSORS, len(events), NOTIFY_CHANNEL)
     rows = await connection.fetch(
         _INSERT,
         top - len(events) + 1,
-        column("id"),
-        column("project_id"),
-        column("channel_type"),
-        column("provider"),
-        column("provider_event_id"),
-        column("stage"),
-        column("channel_chat_id"),
-        column("alertname"),
-        column("severity"),
-        column("namespace"),
-        column("target_resource"),
-        column("fingerprint"),
-        column("recurrence_key"),
-        column("content_redacted"),
-        column("content_preview"),
-        column("has_redacted_content"),
-        column("redaction_version"),
-        column("content_sha256"),
-        column("content_length"),
-        column("source_url"),
-        as_json([[r.model_dump() for r in e.source_refs] for e in events]),
-        [e.source_ref_count for e in events],
-        [_has_system(e.source_refs, "sentry") for e in events],
-        [_has_system(e.source_refs, "signoz") for e in events],
-        [_has_system(e.source_refs, "alert") for e in events],
-        as_json(column("log_correlation")),
-        as_json(column("source_envelope")),
-        column("provider_ts"),
+        *(column.batch_values(events) for column in _SENT),
         repeated,
-        column("source_body_id"),
     )
     return [
         Recorded(
@@ -179,36 +253,14 @@ async def insert_events(connection: asyncpg.Connection, events: Sequence[NewEven
     ]
 
 
-def row_to_event(row: asyncpg.Record) -> StoredEvent:
-    return StoredEvent(
-        id=row["id"],
-        cursor=row["cursor"],
-        project_id=row["project_id"],
-        channel_type=row["channel_type"],
-        provider=row["provider"],
-        provider_event_id=row["provider_event_id"],
-        stage=row["stage"],
-        channel_chat_id=row["channel_chat_id"],
-        alertname=row["alertname"],
-        severity=row["severity"],
-        namespace=row["namespace"],
-        target_resource=row["target_resource"],
-        fingerprint=row["fingerprint"],
-        recurrence_key=row["recurrence_key"],
-        content_redacted=row["content_redacted"],
-        content_preview=row["content_preview"],
-        has_redacted_content=row["has_redacted_content"],
-        redaction_version=row["redaction_version"],
-        content_sha256=row["content_sha256"],
-        content_length=row["content_length"],
-        source_url=row["source_url"],
-        source_refs=[SourceRef(**ref) for ref in row["source_refs"]],
-        log_correlation=row["log_correlation"],
-        source_envelope=row["source_envelope"],
-        is_duplicate=row["is_duplicate"],
-        provider_ts=row["provider_ts"],
-        received_at=row["received_at"],
-    )
+class Row(Protocol):
+    """An asyncpg.Record, or any mapping of column names to stored values."""
+
+    def __getitem__(self, name: str, /) -> Any: ...
+
+
+def row_to_event(row: Row) -> StoredEvent:
+    return StoredEvent(**{name: read(row[name]) for name, read in _READERS})
 
 
 def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:
@@ -257,7 +309,7 @@ async def list_events(
     args.append(limit)
     where = " AND ".join(clauses) or "true"
     rows = await connection.fetch(
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE {where} ORDER BY cursor DESC LIMIT ${len(args)}",
+        f"{_SELECT_EVENTS} WHERE {where} ORDER BY cursor DESC LIMIT ${len(args)}",
         *args,
     )
     return [row_to_event(row) for row in rows]
@@ -273,7 +325,7 @@ async def events_after(
     clauses.append(f"cursor > ${len(args)}")
     args.append(limit)
     rows = await connection.fetch(
-        f"SELECT {EVENT_COLUMNS} FROM events WHERE {' AND '.join(clauses)} "
+        f"{_SELECT_EVENTS} WHERE {' AND '.join(clauses)} "
         f"ORDER BY cursor LIMIT ${len(args)}",
         *args,
     )
@@ -284,6 +336,9 @@ async def last_cursor(connection: asyncpg.Connection) -> int:
     """The highest cursor committed so far."""
     value = await connection.fetchval("SELECT last_cursor FROM event_cursor")
     return int(value)
+
+
+_COVERAGE_REF_TOTALS = ref_total_aggregates()
 
 
 async def coverage_by_provider(
@@ -304,9 +359,7 @@ async def coverage_by_provider(
                count(*) FILTER (WHERE has_redacted_content) AS redacted_total,
                coalesce(sum(source_ref_count), 0) AS source_ref_total,
                count(*) FILTER (WHERE source_ref_count = 0) AS missing_source_refs_total,
-               count(*) FILTER (WHERE has_sentry_ref) AS sentry_ref_total,
-               count(*) FILTER (WHERE has_signoz_ref) AS signoz_ref_total,
-               count(*) FILTER (WHERE has_alert_ref) AS alert_ref_total,
+               {_COVERAGE_REF_TOTALS},
                count(*) FILTER (WHERE source_envelope IS NOT NULL) AS source_envelope_total,
                max(received_at) AS latest_received_at
         FROM recent GROUP BY provider ORDER BY provider

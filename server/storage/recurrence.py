@@ -36,21 +36,27 @@ from uuid import UUID
 
 import asyncpg
 
-from server.domain.models import EventFilter, RepairStatus, RunState, SourceRef
+from server.domain.models import REF_SYSTEMS, EventFilter, RepairStatus, RunState, SourceRef
 from server.domain.recurrence import GroupFacts, LinkedRun
-from server.storage.events import filter_clauses
+from server.storage.events import filter_clauses, ref_flag, ref_total, ref_total_aggregates
 
-_GROUPS = """
-WITH recent AS MATERIALIZED (
-    SELECT id, cursor, project_id, provider, provider_event_id, recurrence_key,
-           alertname, severity, namespace, target_resource, fingerprint,
-           content_preview, is_duplicate, source_refs, source_ref_count,
-           has_sentry_ref, has_signoz_ref, has_alert_ref, received_at
-    FROM events
-    WHERE {where}
-    ORDER BY cursor DESC
-    LIMIT {limit}
-),
+# The window: the newest `limit` matching events, the only rows read from
+# `events`. Built per call from its filters (see filter_clauses).
+_RECENT_COLUMNS = (
+    "id, cursor, project_id, provider, provider_event_id, recurrence_key, "
+    "alertname, severity, namespace, target_resource, fingerprint, "
+    "content_preview, is_duplicate, source_refs, source_ref_count, "
+    + ", ".join(ref_flag(system) for system in REF_SYSTEMS)
+    + ", received_at"
+)
+
+# Stands for the <system>_ref_total aggregates in _AFTER_RECENT.
+_REF_TOTALS = "/* ref totals */"
+
+# Everything after the window. Joined to it by concatenation and filled in by
+# replacing _REF_TOTALS, never by str.format: braces in the SQL ('{}'::jsonb)
+# stay SQL.
+_AFTER_RECENT = """
 linked AS (
     SELECT r.project_id, r.recurrence_key, r.id AS event_id, ru.run_id, ru.state,
            ru.agent_id, ru.incident_id, ru.repair_status, ru.update_seq
@@ -85,9 +91,7 @@ totals AS (
            count(*) FILTER (WHERE l.auto_repair) AS auto_repair_linked_total,
            coalesce(sum(r.source_ref_count), 0) AS source_ref_total,
            count(*) FILTER (WHERE r.source_ref_count = 0) AS missing_source_refs_total,
-           count(*) FILTER (WHERE r.has_sentry_ref) AS sentry_ref_total,
-           count(*) FILTER (WHERE r.has_signoz_ref) AS signoz_ref_total,
-           count(*) FILTER (WHERE r.has_alert_ref) AS alert_ref_total,
+           /* ref totals */,
            min(r.received_at) AS first_received_at,
            max(r.received_at) AS latest_received_at,
            max(r.cursor) AS latest_cursor
@@ -114,7 +118,7 @@ JOIN latest l USING (project_id, recurrence_key)
 LEFT JOIN group_runs g USING (project_id, recurrence_key)
 LEFT JOIN group_refs f USING (project_id, recurrence_key)
 ORDER BY t.occurrence_total DESC, t.latest_cursor DESC
-"""
+""".replace(_REF_TOTALS, ref_total_aggregates("r."))
 
 _FACT_COLUMNS = (
     "project_id",
@@ -125,9 +129,7 @@ _FACT_COLUMNS = (
     "auto_repair_linked_total",
     "source_ref_total",
     "missing_source_refs_total",
-    "sentry_ref_total",
-    "signoz_ref_total",
-    "alert_ref_total",
+    *(ref_total(system) for system in REF_SYSTEMS),
     "latest_event_id",
     "latest_provider_event_id",
     "latest_content_preview",
@@ -147,7 +149,11 @@ def group_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any]]:
     args: list[Any] = []
     where = " AND ".join(filter_clauses(event_filter, args)) or "true"
     args.append(limit)
-    return _GROUPS.format(where=where, limit=f"${len(args)}"), args
+    recent = (
+        f"SELECT {_RECENT_COLUMNS} FROM events WHERE {where} "
+        f"ORDER BY cursor DESC LIMIT ${len(args)}"
+    )
+    return "WITH recent AS MATERIALIZED (\n    " + recent + "\n)," + _AFTER_RECENT, args
 
 
 def _linked_run(value: dict[str, Any]) -> LinkedRun:
