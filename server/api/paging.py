@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from server.domain.cursors import (
     MalformedToken,
-    decode_cursor,
     decode_page_token,
     encode_page_token,
 )
@@ -23,13 +22,6 @@ def page_start(page_token: str, filters: dict[str, str]) -> int | None:
         return decode_page_token(page_token, filters)
     except MalformedToken as error:
         raise InvalidArgument([FieldViolation("page_token", str(error))]) from error
-
-
-def parse_cursor(cursor: str, field_name: str) -> int:
-    try:
-        return decode_cursor(cursor)
-    except MalformedToken as error:
-        raise InvalidArgument([FieldViolation(field_name, str(error))]) from error
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ class GetEventDossierRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
-    """Empty means every project the caller may read."""
+    """Empty means every project; a key scoped to some projects must name one
+    (PERMISSION_DENIED, reason PROJECT_REQUIRED, otherwise).
+    """
     run_id: _builtins.str
     """A run UUID: keeps the events linked to that run."""
     provider_event_id: _builtins.str
@@ -135,7 +137,9 @@ class GetDossierCoverageRequest(_message.Message):
     PROVIDER_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
-    """Empty means every project the caller may read."""
+    """Empty means every project; a key scoped to some projects must name one
+    (PERMISSION_DENIED, reason PROJECT_REQUIRED, otherwise).
+    """
     provider: _builtins.str
     """Empty means every provider."""
     limit: _builtins.int
@@ -306,7 +310,9 @@ class GetDossierRecurrenceRequest(_message.Message):
     PROVIDER_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
-    """Empty means every project the caller may read."""
+    """Empty means every project; a key scoped to some projects must name one
+    (PERMISSION_DENIED, reason PROJECT_REQUIRED, otherwise).
+    """
     provider: _builtins.str
     """Empty means every provider."""
     limit: _builtins.int

@@ -518,7 +518,9 @@ class ListRecentEventsRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
-    """Empty means every project the caller may read."""
+    """Empty means every project; a key scoped to some projects must name one
+    (PERMISSION_DENIED, reason PROJECT_REQUIRED, otherwise).
+    """
     channel_type: _builtins.str
     """Empty means every channel type."""
     provider_prefix: _builtins.str
@@ -633,7 +635,9 @@ class WatchEventsRequest(_message.Message):
     PROVIDER_PREFIX_FIELD_NUMBER: _builtins.int
     AFTER_CURSOR_FIELD_NUMBER: _builtins.int
     project_id: _builtins.str
-    """Empty means every project the caller may read."""
+    """Empty means every project; a key scoped to some projects must name one
+    (PERMISSION_DENIED, reason PROJECT_REQUIRED, otherwise).
+    """
     channel_type: _builtins.str
     """Empty means every channel type."""
     provider_prefix: _builtins.str

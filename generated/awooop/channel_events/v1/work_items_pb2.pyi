@@ -627,7 +627,9 @@ class ListWorkItemHistoryRequest(_message.Message):
     work_item_id: _builtins.str
     """Required."""
     project_id: _builtins.str
-    """Empty means every project the caller may read."""
+    """Empty means every project; a key scoped to some projects must name one
+    (PERMISSION_DENIED, reason PROJECT_REQUIRED, otherwise).
+    """
     def __init__(
         self,
         *,
