@@ -18,8 +18,6 @@ from typing import Any
 import pytest
 from awooop.channel_events.v1 import dossier_pb2, events_pb2, work_items_pb2
 
-from tests.api.test_ingest import PERSONAL, SAMPLE_PROVIDERS, sample_headers
-from tests.samples import SAMPLES
 from tests.grpcurl import (
     GRPCURL,
     README,
@@ -32,6 +30,8 @@ from tests.grpcurl import (
     split_commands,
 )
 from tests.harness import TOKENS, Service, start_service, stop_service
+from tests.samples import SAMPLES
+from tests.webhooks import PERSONAL, SAMPLE_PROVIDERS, sample_headers
 
 PACKAGE = "awooop.channel_events.v1"
 SERVICES = {

@@ -16,54 +16,14 @@ from google.protobuf import json_format
 
 from server.domain.cursors import encode_cursor
 from server.domain.providers import MAX_BODY_BYTES, sentry_signature
-from tests.domain.test_providers import METRIC_ALERT
-from tests.harness import INGEST, Service, bearer, start_service, stop_service, violated_fields
-from tests.samples import SAMPLES, sample, sample_bytes
-
-
-# sample file -> the provider that sends it
-SAMPLE_PROVIDERS = {
-    "alertmanager_firing_single_highpodmemory.json": "alertmanager",
-    "alertmanager_resolved_single_kube_deployment.json": "alertmanager",
-    "signoz_docs_sample_firing.json": "signoz",
-    "sentry_event_alert_triggered.json": "sentry",
-    "sentry_issue_created.json": "sentry",
-}
-SENTRY_RESOURCES = {
-    "sentry_event_alert_triggered.json": "event_alert",
-    "sentry_issue_created.json": "issue",
-}
-
-# Personal data in the Sentry event sample: user.ip_address, and the same user
-# as Sentry's `user` tag.
-PERSONAL = ("162.218.85.90", "162.217.75.90")
-
-
-
-async def ingest(
-    service: Service,
-    provider: str,
-    body: bytes | dict[str, Any],
-    headers: dict[str, str] | None = None,
-    project_id: str = "alpha",
-    metadata: tuple[tuple[str, str], ...] = INGEST,
-) -> events_pb2.IngestProviderPayloadResponse:
-    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return await service.events.IngestProviderPayload(
-        events_pb2.IngestProviderPayloadRequest(
-            project_id=project_id, provider=provider, body=raw, headers=headers or {}
-        ),
-        metadata=metadata,
-    )
-
-
-def sample_headers(name: str) -> dict[str, str]:
-    """The headers the sample's provider sends with it."""
-    return {"Sentry-Hook-Resource": SENTRY_RESOURCES[name]} if name in SENTRY_RESOURCES else {}
-
-
-async def ingest_sample(service: Service, name: str) -> events_pb2.IngestProviderPayloadResponse:
-    return await ingest(service, SAMPLE_PROVIDERS[name], sample_bytes(name), sample_headers(name))
+from tests.harness import Service, bearer, start_service, stop_service, violated_fields
+from tests.samples import METRIC_ALERT, SAMPLES, sample, sample_bytes
+from tests.webhooks import (
+    PERSONAL,
+    SAMPLE_PROVIDERS,
+    ingest,
+    ingest_sample,
+)
 
 
 async def dossier(service: Service, **filters: Any) -> dossier_pb2.GetEventDossierResponse:

@@ -7,8 +7,9 @@ import json
 from awooop.channel_events.v1 import dossier_pb2, events_pb2, work_items_pb2
 from google.protobuf import json_format
 
-from tests.api.test_ingest import PERSONAL, SAMPLE_PROVIDERS, ingest, ingest_sample, sample
 from tests.harness import Service
+from tests.samples import sample
+from tests.webhooks import PERSONAL, SAMPLE_PROVIDERS, ingest, ingest_sample
 
 
 async def recurrence(service: Service) -> dossier_pb2.GetDossierRecurrenceResponse:

@@ -16,10 +16,9 @@ from typing import Any
 import pytest
 
 from server.domain import providers
-from server.domain.providers import BodyEvent
 from server.domain.errors import InvalidArgument, Unauthenticated
-from tests.samples import sample
-
+from server.domain.providers import BodyEvent
+from tests.samples import METRIC_ALERT, sample
 
 
 def parse_body(
@@ -325,28 +324,6 @@ def test_the_request_checks_name_provider_and_body() -> None:
 # ---------------------------------------------------------------------------
 # Sentry
 # ---------------------------------------------------------------------------
-
-
-METRIC_ALERT = {
-    "action": "critical",
-    "actor": {"id": "sentry", "name": "Sentry", "type": "application"},
-    "data": {
-        "description_text": "1001 events in the last 10 minutes\nFilter: level:error",
-        "description_title": "Critical: Too many errors",
-        "metric_alert": {
-            "alert_rule": {"id": "7", "name": "Too many errors", "aggregate": "count()"},
-            "date_created": "2022-04-15T15:09:04.986000Z",
-            "date_detected": "2022-04-15T15:08:00Z",
-            "date_started": "2022-04-15T15:08:00Z",
-            "id": "16",
-            "identifier": "1",
-            "status": 2,
-            "title": "Too many errors",
-        },
-        "web_url": "https://sentry.io/organizations/test-org/alerts/rules/details/16/",
-    },
-    "installation": {"uuid": "a8e5d37a-696c-4c54-adb5-b3f28d64c7de"},
-}
 
 
 def test_a_sentry_metric_alert_is_keyed_by_its_rule_and_staged_by_its_action() -> None:
