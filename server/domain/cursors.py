@@ -17,6 +17,11 @@ import re
 _CURSOR = re.compile(r"[0-9a-f]{16}")
 
 
+# Cursors are PostgreSQL bigints: a larger number, which 16 hex digits or a
+# forged page token can spell, is malformed, not a query error.
+MAX_CURSOR = 2**63 - 1
+
+
 class MalformedToken(ValueError):
     pass
 
@@ -26,7 +31,7 @@ def encode_cursor(position: int) -> str:
 
 
 def decode_cursor(cursor: str) -> int:
-    if not _CURSOR.fullmatch(cursor):
+    if not _CURSOR.fullmatch(cursor) or int(cursor, 16) > MAX_CURSOR:
         raise MalformedToken("malformed cursor")
     return int(cursor, 16)
 
@@ -49,7 +54,7 @@ def decode_page_token(token: str, filters: dict[str, str]) -> int:
         before, filters_hash = data["b"], data["f"]
     except (ValueError, KeyError, TypeError) as error:
         raise MalformedToken("malformed page token") from error
-    if not isinstance(before, int) or before < 0:
+    if not isinstance(before, int) or isinstance(before, bool) or not 0 <= before <= MAX_CURSOR:
         raise MalformedToken("malformed page token")
     if filters_hash != _filters_hash(filters):
         raise MalformedToken("page token was made for other filters")
