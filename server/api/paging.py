@@ -31,14 +31,46 @@ class Page:
     next_page_token: str
 
 
+# Text a page may carry before it ends early (with a next_page_token, as if
+# `limit` had been reached). gRPC clients refuse responses over 4 MiB by
+# default, and 50 large events would be far more; a page always holds at
+# least one event, and one event's served text is bounded (derivation caps
+# the content), so every page stays well under that limit.
+PAGE_TEXT_BUDGET = 512 * 1024
+
+
+def served_text(event: StoredEvent) -> int:
+    """Characters of the event's largest served fields: a cheap stand-in for
+    its encoded size (at most 4 bytes a character)."""
+    return (
+        len(event.content_redacted)
+        + len(event.alertname) + len(event.source_url) + len(event.fingerprint)
+        + len(event.namespace) + len(event.target_resource) + len(event.severity)
+        + sum(len(value) for value in event.log_correlation.values())
+        + sum(len(r.id) + len(r.url) + len(r.kind) + len(r.system) for r in event.source_refs)
+    )
+
+
+def within_budget(events: list[StoredEvent], budget: int = PAGE_TEXT_BUDGET) -> list[StoredEvent]:
+    """The longest prefix of `events` whose text fits `budget`; never empty
+    when `events` is not."""
+    total = 0
+    for index, event in enumerate(events):
+        total += served_text(event)
+        if total > budget and index > 0:
+            return events[:index]
+    return events
+
+
 async def read_page(store: Store, event_filter: EventFilter, limit: int, page_token: str) -> Page:
     """One page of matching events, newest first, continuing below `page_token`.
 
     The token is bound to the filter it was made for; one more event than the
-    page holds is read to know whether another page follows.
+    page holds is read to know whether another page follows. A page of large
+    events ends early (PAGE_TEXT_BUDGET), with a token to the rest.
     """
     filters = {k: str(v) for k, v in event_filter.model_dump(mode="json").items()}
     found = await store.list_events(event_filter, limit + 1, page_start(page_token, filters))
-    events = found[:limit]
-    more = len(found) > limit
+    events = within_budget(found[:limit])
+    more = len(found) > len(events)
     return Page(events, encode_page_token(events[-1].cursor, filters) if more else "")

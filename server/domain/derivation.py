@@ -15,6 +15,13 @@ from server.domain.models import AlertEventInput, NewEvent, SourceBody, SourceRe
 from server.domain.redaction import REDACTION_VERSION, redact_json, redact_mapping, redact_text
 
 PREVIEW_LENGTH = 200
+# The longest content_redacted stored, in characters. Redaction can make text
+# longer (a marker is longer than a short secret), and an event is read back
+# whole by the dossier and the watch: an unbounded content made events that
+# no default gRPC client could receive (over 4 MiB). Longer content is cut,
+# and says so; content_length and content_sha256 still describe it whole.
+MAX_CONTENT_REDACTED = 128 * 1024
+TRUNCATED = "…[truncated]"
 
 # Label or annotation names that point at a record in another system.
 _REF_KEYS: dict[str, tuple[str, str]] = {
@@ -49,6 +56,13 @@ def redacted_content(title: str, annotations: Mapping[str, str]) -> str:
     line came from. The join is redacted once more for a secret that spans
     two parts (redaction is idempotent)."""
     return redact_text(raw_content(redact_text(title), redact_mapping(annotations)))
+
+
+def stored_content(redacted: str) -> str:
+    """The redacted content as stored: cut at MAX_CONTENT_REDACTED."""
+    if len(redacted) > MAX_CONTENT_REDACTED:
+        return redacted[: MAX_CONTENT_REDACTED - len(TRUNCATED)] + TRUNCATED
+    return redacted
 
 
 def recurrence_key(
@@ -162,7 +176,7 @@ def derive_event(event: AlertEventInput, body: SourceBody | None = None) -> NewE
         recurrence_key=recurrence_key(
             event.provider, fingerprint, safe_alertname, namespace, target_resource
         ),
-        content_redacted=redacted,
+        content_redacted=stored_content(redacted),
         content_preview=redacted[:PREVIEW_LENGTH],
         has_redacted_content=redacted != content,
         redaction_version=REDACTION_VERSION,

@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from server.domain.derivation import (
+    MAX_CONTENT_REDACTED,
+    TRUNCATED,
     PREVIEW_LENGTH,
     derive_event,
     log_correlation,
@@ -374,3 +376,22 @@ def test_a_secret_in_a_two_item_list_of_the_payload_never_reaches_the_envelope()
     secret = "Zq9x-deploy-token"
     event = derive_event(alert(payload={"argv": [f"--password={secret}", "--verbose"]}))
     assert secret not in event.model_dump_json()
+
+
+def test_a_content_longer_than_the_stored_maximum_is_cut_and_says_so() -> None:
+    title = "disk full on db-0 " * 20_000  # 360,000 characters, no secret
+    event = derive_event(alert(title=title))
+    assert len(event.content_redacted) == MAX_CONTENT_REDACTED
+    assert event.content_redacted.endswith(TRUNCATED)
+    assert event.content_redacted.startswith("disk full on db-0 ")
+    # Still the whole content's measure, and nothing was redacted.
+    assert event.content_length == len(title)
+    assert event.content_sha256 == hashlib.sha256(title.encode()).hexdigest()
+    assert not event.has_redacted_content
+
+
+def test_redaction_that_lengthens_the_content_stays_within_the_stored_maximum() -> None:
+    # A marker is longer than the secret it replaces: "pwd=x " grows fourfold.
+    event = derive_event(alert(title="pwd=x " * 30_000))
+    assert len(event.content_redacted) == MAX_CONTENT_REDACTED
+    assert "pwd=x" not in event.content_redacted
