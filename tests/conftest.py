@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import AsyncIterator, Iterator
+from types import FrameType
 
 import pytest
 
 from tests.harness import PostgresForTests, Service, start_service, stop_service
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """A run killed with SIGTERM (CI's time limit, a tired developer) ends like
+    Ctrl-C: fixtures tear down and the throwaway PostgreSQL is stopped and
+    deleted, instead of being left running."""
+    signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")

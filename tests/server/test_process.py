@@ -11,13 +11,17 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import grpc
 import pytest
 from awooop.channel_events.v1 import events_pb2, events_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from server.auth import hash_token
+from server.domain.providers import MAX_BODY_BYTES
+from server.domain.validation import MAX_FIELD
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "process-test-token"
@@ -141,5 +145,129 @@ async def test_first_start_makes_a_dev_key_prints_its_token_and_the_token_writes
                 record_request("dev"), metadata=(("authorization", f"Bearer {token}"),)
             )
         assert response.event_id
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+def server_environment(database: str, tmp_path: Path, port: int) -> dict[str, str]:
+    return {"DATABASE_URL": database, "AWOOOP_LISTEN": f"127.0.0.1:{port}",
+            "AWOOOP_AUTH_FILE": str(key_file(tmp_path))}
+
+
+async def test_a_second_server_on_a_taken_address_exits_non_zero_saying_why(
+    database: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = server_environment(database, tmp_path, port)
+    async with server_process(env) as (first, _):
+        second = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "server",
+            cwd=ROOT, env={**inherited_environment(), **env},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )
+        output, _ = await asyncio.wait_for(second.communicate(), 60)
+        assert second.returncode == 2
+        assert f"cannot listen on 127.0.0.1:{port}" in output.decode()
+        assert "serving on" not in output.decode()
+        first.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(first.wait(), 15) == 0
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+async def slowest_health_check(channel: grpc.aio.Channel, stop: asyncio.Event) -> float:
+    """Seconds taken by the slowest health check made until `stop` is set."""
+    stub = health_pb2_grpc.HealthStub(channel)
+    slowest = 0.0
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        started = loop.time()
+        await stub.Check(health_pb2.HealthCheckRequest(), timeout=10)
+        slowest = max(slowest, loop.time() - started)
+        await asyncio.sleep(0.005)
+    return slowest
+
+
+def wide_body(shared_text: str, alerts: int) -> bytes:
+    """An Alertmanager body of `alerts` tiny alerts and one big shared field,
+    as close to the 1 MiB limit as it goes."""
+    doc = {
+        "version": "4", "status": "firing", "commonAnnotations": {"description": ""},
+        "alerts": [
+            {"status": "firing", "labels": {"alertname": f"A{i}"},
+             "startsAt": "2026-12-01T00:00:00Z", "fingerprint": f"fp{i}"}
+            for i in range(alerts)
+        ],
+    }
+    room = MAX_BODY_BYTES - len(json.dumps(doc).encode())
+    # Characters JSON escapes (a tab is \t) take more than one byte each.
+    encoded_per_char = (len(json.dumps(shared_text).encode()) - 2) / len(shared_text)
+    chars = int(room / encoded_per_char)
+    doc["commonAnnotations"]["description"] = (shared_text * (chars // len(shared_text) + 1))[:chars]
+    body = json.dumps(doc).encode()
+    assert MAX_BODY_BYTES - 16 <= len(body) <= MAX_BODY_BYTES
+    return body
+
+
+# Inputs that once made a redaction rule backtrack quadratically, each at the
+# largest size a request allows (a 1 MiB body's shared field, a 64 KiB title).
+BACKTRACKING = {
+    "spaces after 'secret access key'": "secret access key" + " " * 40_000 + "x",
+    "tabs after 'aws_secret_key'": "aws_secret_key" + "\t" * 40_000,
+}
+
+
+@pytest.mark.timeout(180)
+async def test_heavy_requests_finish_in_time_and_never_hold_up_a_health_check(
+    database: str, tmp_path: Path
+) -> None:
+    port = free_port()
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    async with server_process(server_environment(database, tmp_path, port)) as (process, _):
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = events_pb2_grpc.EventServiceStub(channel)
+            await stub.RecordAlertEvent(record_request("warm-up"), metadata=metadata)
+            loop = asyncio.get_running_loop()
+
+            async def timed(call: Any) -> tuple[Any, float, float]:
+                stop = asyncio.Event()
+                prober = asyncio.create_task(slowest_health_check(channel, stop))
+                await asyncio.sleep(0.05)
+                started = loop.time()
+                response = await call
+                took = loop.time() - started
+                stop.set()
+                return response, took, await prober
+
+            wide = wide_body("word ", 200)
+            response, took, health = await timed(stub.IngestProviderPayload(
+                events_pb2.IngestProviderPayloadRequest(
+                    project_id="ops", provider="alertmanager", body=wide
+                ), metadata=metadata,
+            ))
+            assert len(response.events) == 200
+            assert took < 2.0, f"200 alerts and a 1 MiB shared field took {took:.2f}s"
+            assert health < 0.1, f"a health check waited {health * 1000:.0f} ms"
+            assert peak_rss_mib(process.pid) < 200
+
+            for name, text in BACKTRACKING.items():
+                for call in (
+                    stub.IngestProviderPayload(events_pb2.IngestProviderPayloadRequest(
+                        project_id="ops", provider="alertmanager", body=wide_body(text, 1)
+                    ), metadata=metadata),
+                    stub.RecordAlertEvent(events_pb2.RecordAlertEventRequest(
+                        project_id="ops", provider="sentry", event_id=name,
+                        title=text[:MAX_FIELD], annotations={"note": text[:MAX_FIELD]},
+                    ), metadata=metadata),
+                ):
+                    _, took, health = await timed(call)
+                    assert took < 1.0, f"{name}: {took:.2f}s"
+                    assert health < 0.1, f"{name}: a health check waited {health * 1000:.0f} ms"
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 15) == 0
