@@ -93,7 +93,9 @@ __all__ = [
     "redact_text",
 ]
 
-REDACTION_VERSION: str = "v1"
+# v2: a [name, value] pair's name is redacted too; content is built from the
+# annotations redacted as a map (server/domain/derivation.py).
+REDACTION_VERSION: str = "v2"
 
 _MARKER_PREFIX = "[REDACTED:"
 
@@ -685,6 +687,7 @@ def redact_json(value: object, key: str | None = None) -> object:
         # ["Cookie", "sid=..."]: Sentry sends headers, cookies, query strings and
         # tags as [name, value] pairs; a pair is redacted like a dict entry.
         if len(value) == 2 and isinstance(value[0], str) and _key_kind(value[0]) is not None:
-            return [value[0], redact_json(value[1], value[0])]
+            # The name is text too: "--password=x" names a sensitive key and holds one.
+            return [redact_text(value[0]), redact_json(value[1], value[0])]
         return [redact_json(item) for item in value]
     return value

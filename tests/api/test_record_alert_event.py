@@ -54,7 +54,7 @@ async def test_recorded_event_carries_every_derived_field(service: Service) -> N
     assert event.content_redacted == content
     assert event.content_preview == content
     assert event.has_redacted_content is False
-    assert event.redaction_version == "v1"
+    assert event.redaction_version == "v2"
     assert event.content_length == len(content)
     assert event.content_sha256 == hashlib.sha256(content.encode()).hexdigest()
     assert event.alertname == "MemoryHigh"

@@ -363,15 +363,7 @@ def test_an_annotation_under_a_sensitive_key_never_reaches_the_content() -> None
     assert secret not in event.model_dump_json()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "SPEC 6: password=... in a payload is redacted; redact_json takes a two-string "
-        "list whose first string ends in a sensitive word for a [name, value] pair and "
-        "keeps that first string verbatim, secret included (server/domain/redaction.py "
-        "redact_json pair rule)"
-    ),
-)
+
 def test_a_secret_in_a_two_item_list_of_the_payload_never_reaches_the_envelope() -> None:
     secret = "Zq9x-deploy-token"
     event = derive_event(alert(payload={"argv": [f"--password={secret}", "--verbose"]}))

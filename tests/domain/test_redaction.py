@@ -253,7 +253,7 @@ def test_ordinary_operations_text_is_left_unchanged(text: str) -> None:
 
 
 def test_the_rule_set_has_a_version() -> None:
-    assert REDACTION_VERSION == "v1"
+    assert REDACTION_VERSION == "v2"
 
 
 def test_several_secrets_in_one_text_are_each_replaced_by_their_own_marker() -> None:
