@@ -24,10 +24,13 @@ from server.api.events import EventService
 from server.api.guard import Guard
 from server.api.reflection import DocumentedReflectionServicer
 from server.api.watch import GRPC_RENDERING, GrpcEventWatch
-from server.operations.watch import EventWatch
 from server.api.work_items import WorkItemService
 from server.auth import Authenticator
 from server.config import Settings
+from server.operations.dossier import DossierOperations
+from server.operations.events import EventOperations
+from server.operations.watch import EventWatch
+from server.operations.work_items import WorkItemOperations
 from server.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -89,9 +92,15 @@ def create_app(settings: Settings, store: Store, authenticator: Authenticator, l
         max_queued=settings.watch_queue_events,
         batch_size=settings.watch_batch_size,
     )
-    events_pb2_grpc.add_EventServiceServicer_to_server(EventService(store, settings, watch), server)
-    dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierService(store), server)
-    work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(store), server)
+    events_pb2_grpc.add_EventServiceServicer_to_server(
+        EventService(EventOperations(store, settings), watch), server
+    )
+    dossier_pb2_grpc.add_DossierServiceServicer_to_server(
+        DossierService(DossierOperations(store)), server
+    )
+    work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(
+        WorkItemService(WorkItemOperations(store)), server
+    )
     health = health_aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health, server)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(

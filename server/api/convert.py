@@ -1,4 +1,14 @@
-"""Conversions between protobuf messages and domain models: the service edge."""
+"""Conversions between protobuf messages and the operations' inputs and
+results: the gRPC edge.
+
+Requests become the plain inputs of server/operations/ (a proto3 optional
+field that is absent is left out or None, so the operation's or the domain's
+default applies: no default is written here); results become responses.
+No rule of the contract is checked here, the operations check them all; only
+what protobuf itself allows and Python cannot hold (a Timestamp beyond its
+documented range, an enum number the proto does not name) is passed on for
+the operation to report with the request's other problems.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +17,34 @@ from enum import Enum
 from typing import Any, TypeVar
 
 from awooop.channel_events.v1 import common_pb2, dossier_pb2, events_pb2, work_items_pb2
+from google.protobuf import message as protobuf_message
 from google.protobuf import struct_pb2, timestamp_pb2
 
 from server.domain import dossier as dos
 from server.domain import recurrence as rec
 from server.domain import work_items as wi
 from server.domain.cursors import encode_cursor
+from server.domain.errors import FieldViolation
+from server.domain.heartbeat import HeartbeatRequest
 from server.domain.models import (
-    DEFAULT_CHANNEL_TYPE,
-    DEFAULT_STAGE,
     AlertEventInput,
+    Recorded,
     RepairStatus,
+    Run,
     RunState,
     SourceRef,
     StoredEvent,
 )
-from server.domain.validation import Violations
+from server.operations import dossier as dossier_ops
+from server.operations import events as event_ops
+from server.operations import work_items as work_item_ops
+from server.operations.paging import Page
 
-E = TypeVar("E", bound=Enum)
+# The two messages that describe a recorded event (RecordAlertEventResponse,
+# and IngestProviderPayloadResponse's RecordedEvent) have the same fields.
+RecordedMessage = TypeVar(
+    "RecordedMessage", events_pb2.RecordAlertEventResponse, events_pb2.RecordedEvent
+)
 
 
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -41,17 +61,32 @@ _TIMESTAMP_SECONDS = range(-62_135_596_800, 253_402_300_800)
 _NANOS = range(1_000_000_000)
 
 
-def from_timestamp(
-    message: timestamp_pb2.Timestamp, present: bool, name: str, violations: Violations
-) -> datetime | None:
+def from_timestamp(message: timestamp_pb2.Timestamp, name: str) -> datetime | FieldViolation:
     """The instant, to the microsecond; a Timestamp outside its documented
     range (which the wire format can still carry) is a violation of `name`."""
-    if not present:
-        return None
     if message.seconds not in _TIMESTAMP_SECONDS or message.nanos not in _NANOS:
-        violations.add(name, "must be a Timestamp from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z")
-        return None
+        return FieldViolation(
+            name, "must be a Timestamp from 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z"
+        )
     return message.ToDatetime(tzinfo=UTC)
+
+
+def _present(message: protobuf_message.Message, *names: str) -> dict[str, Any]:
+    """The named proto3 optional fields that are set: absent ones are left
+    out, so that the input's own default applies."""
+    return {name: getattr(message, name) for name in names if message.HasField(name)}
+
+
+def _enum_choice(enum_type: Any, prefix: str, domain: type[Enum], value: int) -> str | None:
+    """The domain value a proto enum number names (RUN_STATE_WAITING_APPROVAL
+    is "waiting_approval"); None for UNSPECIFIED (not given). A number the
+    proto does not name stays its digits, which no domain value is, for the
+    operation to refuse with the rest of the request's problems."""
+    try:
+        name = enum_type.Name(value).removeprefix(f"{prefix}_")
+    except ValueError:
+        return str(value)
+    return None if name == "UNSPECIFIED" else str(domain[name].value)
 
 
 def struct_to_dict(message: struct_pb2.Struct) -> dict[str, Any]:
@@ -76,13 +111,22 @@ def source_ref(ref: SourceRef) -> common_pb2.SourceRef:
 
 
 def alert_event_input(
-    request: events_pb2.RecordAlertEventRequest, violations: Violations
-) -> AlertEventInput:
-    return AlertEventInput(
+    request: events_pb2.RecordAlertEventRequest,
+) -> tuple[AlertEventInput, list[FieldViolation]]:
+    """The event as its caller described it, and the fields that could not be
+    decoded (for the operation to report with the event's own problems)."""
+    given = _present(request, "stage", "channel_type")
+    undecodable: list[FieldViolation] = []
+    if request.HasField("provider_ts"):
+        provider_ts = from_timestamp(request.provider_ts, "provider_ts")
+        if isinstance(provider_ts, FieldViolation):
+            undecodable.append(provider_ts)
+        else:
+            given["provider_ts"] = provider_ts
+    event = AlertEventInput(
         project_id=request.project_id,
         provider=request.provider,
         event_id=request.event_id,
-        stage=request.stage if request.HasField("stage") else DEFAULT_STAGE,
         title=request.title,
         severity=request.severity,
         namespace=request.namespace,
@@ -92,17 +136,107 @@ def alert_event_input(
         annotations=dict(request.annotations),
         payload=struct_to_dict(request.payload),
         source_url=request.source_url,
-        provider_ts=from_timestamp(
-            request.provider_ts, request.HasField("provider_ts"), "provider_ts", violations
-        ),
-        channel_type=(
-            request.channel_type if request.HasField("channel_type") else DEFAULT_CHANNEL_TYPE
-        ),
         channel_chat_id=request.channel_chat_id,
         source_refs=[
             SourceRef(system=r.system, kind=r.kind, id=r.id, url=r.url)
             for r in request.source_refs
         ],
+        **given,
+    )
+    return event, undecodable
+
+
+def recorded_event(recorded: Recorded, message_type: type[RecordedMessage]) -> RecordedMessage:
+    """The one wording of a recorded event, in either message that carries it."""
+    return message_type(
+        event_id=str(recorded.id),
+        provider_event_id=recorded.provider_event_id,
+        is_duplicate=recorded.is_duplicate,
+        cursor=encode_cursor(recorded.cursor),
+    )
+
+
+def provider_payload(request: events_pb2.IngestProviderPayloadRequest) -> event_ops.ProviderPayload:
+    return event_ops.ProviderPayload(
+        project_id=request.project_id,
+        provider=request.provider,
+        body=request.body,
+        headers=dict(request.headers),
+    )
+
+
+def ingest_response(recorded: list[Recorded]) -> events_pb2.IngestProviderPayloadResponse:
+    return events_pb2.IngestProviderPayloadResponse(
+        events=[recorded_event(r, events_pb2.RecordedEvent) for r in recorded]
+    )
+
+
+def run_request(request: events_pb2.RecordRunRequest) -> event_ops.RunRequest:
+    return event_ops.RunRequest(
+        run_id=request.run_id,
+        project_id=request.project_id,
+        event_ids=list(request.event_ids),
+        state=_enum_choice(common_pb2.RunState, "RUN_STATE", RunState, request.state),
+        repair_status=_enum_choice(
+            common_pb2.RepairStatus, "REPAIR_STATUS", RepairStatus, request.repair_status
+        ),
+        **_present(request, "agent_id", "incident_id", "repair_summary"),
+    )
+
+
+def run_response(run: Run) -> events_pb2.RecordRunResponse:
+    return events_pb2.RecordRunResponse(
+        run_id=str(run.run_id),
+        project_id=run.project_id,
+        state=run_state(run.state),
+        repair_status=repair_status(run.repair_status),
+        created=run.created,
+        linked_event_total=run.linked_event_total,
+    )
+
+
+def heartbeat_request(request: events_pb2.RecordProviderHeartbeatRequest) -> HeartbeatRequest:
+    given = _present(request, "project_id", "reason")
+    # A repeated field cannot be absent: empty is how a request leaves it out.
+    if request.providers:
+        given["providers"] = list(request.providers)
+    return HeartbeatRequest(run_ref=request.run_ref, **given)
+
+
+def heartbeat_response(
+    result: event_ops.HeartbeatResult,
+) -> events_pb2.RecordProviderHeartbeatResponse:
+    return events_pb2.RecordProviderHeartbeatResponse(
+        status=result.status,
+        project_id=result.project_id,
+        items=[
+            events_pb2.HeartbeatItem(
+                provider=item.provider,
+                event_id=item.event_id,
+                conversation_event_id=str(item.conversation_event_id),
+                run_id=str(item.run_id),
+            )
+            for item in result.items
+        ],
+    )
+
+
+def recent_events_query(request: events_pb2.ListRecentEventsRequest) -> event_ops.RecentEventsQuery:
+    return event_ops.RecentEventsQuery(
+        project_id=request.project_id,
+        channel_type=request.channel_type,
+        provider_prefix=request.provider_prefix,
+        limit=request.limit,
+        page_token=request.page_token,
+    )
+
+
+def recent_events_response(page: Page) -> events_pb2.ListRecentEventsResponse:
+    return events_pb2.ListRecentEventsResponse(
+        events=[event_summary(e) for e in page.events],
+        total=page.total,
+        limit=page.limit,
+        next_page_token=page.next_page_token,
     )
 
 
@@ -156,20 +290,10 @@ def run_state(value: RunState) -> common_pb2.RunState.ValueType:
     return common_pb2.RunState.Value(f"RUN_STATE_{value.name}")
 
 
-def run_state_from_proto(value: common_pb2.RunState.ValueType) -> RunState | None:
-    if value == common_pb2.RUN_STATE_UNSPECIFIED:
-        return None
-    return RunState[common_pb2.RunState.Name(value).removeprefix("RUN_STATE_")]
-
-
 def repair_status(value: RepairStatus) -> common_pb2.RepairStatus.ValueType:
     return common_pb2.RepairStatus.Value(f"REPAIR_STATUS_{value.name}")
 
 
-def repair_status_from_proto(value: common_pb2.RepairStatus.ValueType) -> RepairStatus | None:
-    if value == common_pb2.REPAIR_STATUS_UNSPECIFIED:
-        return None
-    return RepairStatus[common_pb2.RepairStatus.Name(value).removeprefix("REPAIR_STATUS_")]
 
 
 # --- recurrence and work items (SPEC sections 3 and 4) ---
@@ -178,12 +302,6 @@ def repair_status_from_proto(value: common_pb2.RepairStatus.ValueType) -> Repair
 def _proto_enum(enum_type: Any, prefix: str, value: Enum) -> Any:
     # Any: each proto enum's ValueType is a NewType of int of its own.
     return enum_type.Value(f"{prefix}_{value.name}")
-
-
-def _domain_enum(enum_type: Any, prefix: str, domain: type[E], value: int, default: E) -> E:
-    """The domain member for a proto value; UNSPECIFIED means `default`."""
-    name = enum_type.Name(value).removeprefix(f"{prefix}_")
-    return default if name == "UNSPECIFIED" else domain[name]
 
 
 def work_item(item: wi.WorkItem) -> work_items_pb2.WorkItem:
@@ -200,22 +318,6 @@ def work_item_mode(mode: wi.WorkItemMode) -> work_items_pb2.WorkItemMode.ValueTy
     return _proto_enum(work_items_pb2.WorkItemMode, "WORK_ITEM_MODE", mode)
 
 
-def work_item_mode_from_proto(value: int) -> wi.WorkItemMode:
-    return _domain_enum(
-        work_items_pb2.WorkItemMode, "WORK_ITEM_MODE", wi.WorkItemMode, value, wi.WorkItemMode.AUTO
-    )
-
-
-def handoff_kind_from_proto(value: int) -> wi.HandoffKind:
-    return _domain_enum(
-        work_items_pb2.HandoffKind,
-        "HANDOFF_KIND",
-        wi.HandoffKind,
-        value,
-        wi.HandoffKind.TICKET_PROPOSAL,
-    )
-
-
 def plan_step(step: wi.PlanStep) -> work_items_pb2.PlanStep:
     return work_items_pb2.PlanStep(
         name=step.name, actor=_proto_enum(work_items_pb2.StepActor, "STEP_ACTOR", step.actor)
@@ -230,10 +332,13 @@ def dry_run_outcome(outcome: wi.DryRunOutcome) -> work_items_pb2.DryRunOutcome.V
     return _proto_enum(work_items_pb2.DryRunOutcome, "DRY_RUN_OUTCOME", outcome)
 
 
-# Every work item RPC writes at most its own history record.
-READ_ONLY_GUARANTEES = work_items_pb2.Guarantees(
-    read_only=True, incident_mutation=False, auto_repair_mutation=False, ticket_mutation=False
-)
+def guarantees(value: wi.Guarantees) -> work_items_pb2.Guarantees:
+    return work_items_pb2.Guarantees(
+        read_only=value.read_only,
+        incident_mutation=value.incident_mutation,
+        auto_repair_mutation=value.auto_repair_mutation,
+        ticket_mutation=value.ticket_mutation,
+    )
 
 
 def dry_run_record(record: wi.DryRunRecord) -> work_items_pb2.DryRunRecord:
@@ -383,3 +488,136 @@ def coverage_summary(summary: dos.CoverageSummary) -> dossier_pb2.CoverageSummar
     )
     _coverage_totals(message, summary)
     return message
+
+
+def dossier_query(request: dossier_pb2.GetEventDossierRequest) -> dossier_ops.DossierQuery:
+    return dossier_ops.DossierQuery(
+        project_id=request.project_id,
+        run_id=request.run_id,
+        provider_event_id=request.provider_event_id,
+        limit=request.limit,
+        page_token=request.page_token,
+    )
+
+
+def dossier_response(page: dossier_ops.DossierPage) -> dossier_pb2.GetEventDossierResponse:
+    return dossier_pb2.GetEventDossierResponse(
+        events=[channel_event(e) for e in page.events],
+        total=page.total,
+        limit=page.limit,
+        next_page_token=page.next_page_token,
+        summary=dossier_summary(page.summary),
+    )
+
+
+def read_model_query(
+    request: dossier_pb2.GetDossierCoverageRequest | dossier_pb2.GetDossierRecurrenceRequest,
+) -> dossier_ops.ReadModelQuery:
+    return dossier_ops.ReadModelQuery(
+        project_id=request.project_id, provider=request.provider, limit=request.limit
+    )
+
+
+def coverage_response(coverage: dossier_ops.Coverage) -> dossier_pb2.GetDossierCoverageResponse:
+    return dossier_pb2.GetDossierCoverageResponse(
+        providers=[provider_coverage(row) for row in coverage.providers],
+        summary=coverage_summary(coverage.summary),
+        limit=coverage.limit,
+    )
+
+
+def recurrence_response(
+    recurrence: dossier_ops.Recurrence,
+) -> dossier_pb2.GetDossierRecurrenceResponse:
+    return dossier_pb2.GetDossierRecurrenceResponse(
+        items=[recurrence_group(group) for group in recurrence.groups],
+        summary=recurrence_summary(recurrence.summary),
+        limit=recurrence.limit,
+    )
+
+
+# --- work item requests and responses (SPEC section 4) ---
+
+
+def work_item_query(
+    request: work_items_pb2.PreviewWorkItemRequest | work_items_pb2.DryRunWorkItemRequest,
+) -> work_item_ops.WorkItemQuery:
+    return work_item_ops.WorkItemQuery(**_work_item_fields(request))
+
+
+def handoff_request(request: work_items_pb2.HandoffWorkItemRequest) -> work_item_ops.HandoffRequest:
+    return work_item_ops.HandoffRequest(
+        **_work_item_fields(request),
+        handoff_kind=_enum_choice(
+            work_items_pb2.HandoffKind, "HANDOFF_KIND", wi.HandoffKind, request.handoff_kind
+        ),
+    )
+
+
+def _work_item_fields(
+    request: (
+        work_items_pb2.PreviewWorkItemRequest
+        | work_items_pb2.DryRunWorkItemRequest
+        | work_items_pb2.HandoffWorkItemRequest
+    ),
+) -> dict[str, Any]:
+    """The fields Preview, DryRun and Handoff requests share."""
+    return {
+        "work_item_id": request.work_item_id,
+        "project_id": request.project_id,
+        "provider": request.provider,
+        "limit": request.limit,
+        "mode": _enum_choice(
+            work_items_pb2.WorkItemMode, "WORK_ITEM_MODE", wi.WorkItemMode, request.mode
+        ),
+    }
+
+
+def _plan(evaluation: wi.Evaluation, promised: wi.Guarantees) -> dict[str, Any]:
+    """The fields a preview and a dry-run both answer with."""
+    return {
+        "work_item": work_item(evaluation.work_item),
+        "mode": work_item_mode(evaluation.mode),
+        "next_step": evaluation.next_step,
+        "steps": [plan_step(s) for s in evaluation.steps],
+        "checks": [preflight_check(c) for c in evaluation.checks],
+        "guarantees": guarantees(promised),
+    }
+
+
+def preview_response(preview: work_item_ops.Preview) -> work_items_pb2.PreviewWorkItemResponse:
+    return work_items_pb2.PreviewWorkItemResponse(**_plan(preview.evaluation, preview.guarantees))
+
+
+def dry_run_response(dry_run: work_item_ops.DryRun) -> work_items_pb2.DryRunWorkItemResponse:
+    record = dry_run.record
+    return work_items_pb2.DryRunWorkItemResponse(
+        **_plan(dry_run.evaluation, dry_run.guarantees),
+        dry_run_id=str(record.dry_run_id),
+        outcome=dry_run_outcome(record.outcome),
+        failed_checks=record.failed_checks,
+        created_at=timestamp(record.created_at),
+    )
+
+
+def handoff_response(result: work_item_ops.Handoff) -> work_items_pb2.HandoffWorkItemResponse:
+    return work_items_pb2.HandoffWorkItemResponse(
+        handoff=handoff(result.handoff),
+        created=result.created,
+        work_item=work_item(result.work_item),
+        guarantees=guarantees(result.guarantees),
+    )
+
+
+def history_query(request: work_items_pb2.ListWorkItemHistoryRequest) -> work_item_ops.HistoryQuery:
+    return work_item_ops.HistoryQuery(
+        work_item_id=request.work_item_id, project_id=request.project_id
+    )
+
+
+def history_response(
+    records: list[wi.HistoryRecord],
+) -> work_items_pb2.ListWorkItemHistoryResponse:
+    return work_items_pb2.ListWorkItemHistoryResponse(
+        records=[history_record(r) for r in records]
+    )

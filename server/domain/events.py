@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from server.domain.models import AlertEventInput
+from server.domain.models import AlertEventInput, EventFilter
 from server.domain.validation import MAX_EVENT_ID, MAX_FIELD, Violations
 
 MAX_NAME = 64
 MAX_MAP_ENTRIES = 256
 MAX_REFS = 64
+# A provider_event_id is "{provider}:{event_id}": at most 32 + 1 + 256
+# characters, so a filter on it (exact or a prefix) is at most this long.
+MAX_PROVIDER_EVENT_ID = 300
 
 
 def check_alert_event(event: AlertEventInput, violations: Violations, prefix: str = "") -> None:
@@ -32,3 +35,16 @@ def check_alert_event(event: AlertEventInput, violations: Violations, prefix: st
     for index, ref in enumerate(event.source_refs):
         if not ref.system or not ref.kind or not ref.id:
             violations.add(f"{prefix}source_refs[{index}]", "system, kind and id are required")
+
+
+def check_event_filter(
+    violations: Violations, project_id: str, channel_type: str, provider_prefix: str
+) -> EventFilter:
+    """The filters the event list and the watch share (empty means any),
+    each held to the limit of the field it matches."""
+    violations.project_id(project_id, required=False)
+    violations.length(channel_type, "channel_type", MAX_NAME)
+    violations.length(provider_prefix, "provider_prefix", MAX_PROVIDER_EVENT_ID)
+    return EventFilter(
+        project_id=project_id, channel_type=channel_type, provider_prefix=provider_prefix
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -107,6 +108,16 @@ class StoredEvent(NewEvent):
     cursor: int
     is_duplicate: bool
     received_at: datetime
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What a writer learns about an event it stored."""
+
+    id: UUID
+    provider_event_id: str
+    cursor: int
+    is_duplicate: bool
 
 
 class RunState(StrEnum):

@@ -11,6 +11,8 @@ import math
 import re
 import uuid
 from dataclasses import dataclass, field
+from enum import Enum
+from typing import TypeVar
 
 from server.domain.errors import FieldViolation, InvalidArgument
 
@@ -26,6 +28,8 @@ MAX_JSON_DEPTH = 64
 # strings gets a bounded error, not a 100,000-entry BadRequest.
 MAX_VIOLATIONS = 50
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+E = TypeVar("E", bound=Enum)
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,17 @@ class Violations:
             self.add(name, f"must be 1-{limit.maximum} (0 means {limit.default})")
             return limit.default
         return value
+
+    def choice(self, value: str | None, choices: type[E], name: str, description: str) -> E | None:
+        """The member of `choices` whose value `value` is; None when it was not
+        given (None), or names no member (then a violation of `name`)."""
+        if value is None:
+            return None
+        try:
+            return choices(value)
+        except ValueError:
+            self.add(name, description)
+            return None
 
     def uuid(self, value: str, name: str, required: bool = True) -> uuid.UUID | None:
         if not value and not required:

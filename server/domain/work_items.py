@@ -44,6 +44,9 @@ class WorkItemMode(StrEnum):
     MANUAL = "manual"
 
 
+DEFAULT_MODE = WorkItemMode.AUTO
+
+
 class StepActor(StrEnum):
     SYSTEM = "system"
     OPERATOR = "operator"
@@ -57,6 +60,25 @@ class DryRunOutcome(StrEnum):
 class HandoffKind(StrEnum):
     TICKET_PROPOSAL = "ticket_proposal"
     MANUAL_TAKEOVER = "manual_takeover"
+
+
+DEFAULT_HANDOFF_KIND = HandoffKind.TICKET_PROPOSAL
+
+
+@dataclass(frozen=True)
+class Guarantees:
+    """What a work item call promises it did not touch."""
+
+    read_only: bool
+    incident_mutation: bool
+    auto_repair_mutation: bool
+    ticket_mutation: bool
+
+
+# Every work item call writes at most its own history record.
+READ_ONLY_GUARANTEES = Guarantees(
+    read_only=True, incident_mutation=False, auto_repair_mutation=False, ticket_mutation=False
+)
 
 
 NEXT_STEP: dict[WorkItemKind, str] = {

@@ -32,10 +32,11 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from server.domain.cursors import MalformedToken, decode_cursor, encode_cursor
+from server.domain.errors import Internal, Unavailable
+from server.domain.events import check_event_filter
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
-from server.domain.errors import Internal, Unavailable
 from server.storage.listener import CommitListener
 from server.storage.store import Store
 
@@ -56,9 +57,9 @@ class WatchRequest:
 
 def _parse(request: WatchRequest) -> tuple[EventFilter, int | None]:
     violations = Violations()
-    violations.project_id(request.project_id, required=False)
-    violations.length(request.channel_type, "channel_type", 64)
-    violations.length(request.provider_prefix, "provider_prefix", 300)
+    event_filter = check_event_filter(
+        violations, request.project_id, request.channel_type, request.provider_prefix
+    )
     after: int | None = None
     if request.after_cursor:
         try:
@@ -66,11 +67,6 @@ def _parse(request: WatchRequest) -> tuple[EventFilter, int | None]:
         except MalformedToken:
             violations.add("after_cursor", "must be a cursor from an event or a progress message")
     violations.raise_if_any()
-    event_filter = EventFilter(
-        project_id=request.project_id,
-        channel_type=request.channel_type,
-        provider_prefix=request.provider_prefix,
-    )
     return event_filter, after
 
 

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Protocol
-from uuid import UUID
 
 import asyncpg
 
@@ -22,6 +21,7 @@ from server.domain.models import (
     REF_SYSTEMS,
     EventFilter,
     NewEvent,
+    Recorded,
     SourceBody,
     SourceRef,
     StoredEvent,
@@ -167,16 +167,6 @@ _SENT = tuple(c for c in COLUMNS if c.write is not None)
 _READERS = tuple((c.name, c.read) for c in COLUMNS if c.read is not None)
 
 _SELECT_EVENTS = f"SELECT {', '.join(name for name, _ in _READERS)} FROM events"
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What a writer learns about an event it stored."""
-
-    id: UUID
-    provider_event_id: str
-    cursor: int
-    is_duplicate: bool
 
 
 # Taken as late as possible and held until COMMIT: cursor order is commit order.

@@ -13,12 +13,19 @@ from typing import Any, cast
 import asyncpg
 
 from server.domain.dossier import ProviderCoverage
-from server.domain.models import EventFilter, NewEvent, Run, RunInput, SourceBody, StoredEvent
+from server.domain.errors import database_unavailable
+from server.domain.models import (
+    EventFilter,
+    NewEvent,
+    Recorded,
+    Run,
+    RunInput,
+    SourceBody,
+    StoredEvent,
+)
 from server.domain.recurrence import candidate_work_item_ids
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
-from server.domain.errors import database_unavailable
 from server.storage import events, recurrence, runs, work_items
-from server.storage.events import Recorded
 
 
 class Store:

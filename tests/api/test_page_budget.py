@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from server.api.paging import PAGE_TEXT_BUDGET, served_text, within_budget
+from server.operations.paging import PAGE_TEXT_BUDGET, served_text, within_budget
 from server.domain.models import StoredEvent
 
 

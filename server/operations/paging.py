@@ -1,4 +1,6 @@
-"""Page tokens and cursors at the edge: malformed ones are INVALID_ARGUMENT."""
+"""Pages of events, newest first, for every event list (ListRecentEvents,
+GetEventDossier): page tokens bound to their filter (a malformed or forged
+one is INVALID_ARGUMENT), and pages that end early when their text is large."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from server.domain.cursors import (
     decode_page_token,
     encode_page_token,
 )
-from server.domain.models import EventFilter, StoredEvent
 from server.domain.errors import FieldViolation, InvalidArgument
+from server.domain.models import EventFilter, StoredEvent
 from server.storage.store import Store
 
 
@@ -24,11 +26,28 @@ def page_start(page_token: str, filters: dict[str, str]) -> int | None:
         raise InvalidArgument([FieldViolation("page_token", str(error))]) from error
 
 
+@dataclass(frozen=True, kw_only=True)
+class PageQuery:
+    """What every event list is asked besides its filters."""
+
+    # 0 means the list's default.
+    limit: int = 0
+    # Empty: the first page; else a next_page_token of the same filters.
+    page_token: str = ""
+
+
 @dataclass(frozen=True)
 class Page:
     events: list[StoredEvent]
+    # The page size asked for (or its default); a page may hold fewer.
+    limit: int
     # Empty on the last page.
     next_page_token: str
+
+    @property
+    def total(self) -> int:
+        """The number of events returned."""
+        return len(self.events)
 
 
 # Text a page may carry before it ends early (with a next_page_token, as if
@@ -73,4 +92,4 @@ async def read_page(store: Store, event_filter: EventFilter, limit: int, page_to
     found = await store.list_events(event_filter, limit + 1, page_start(page_token, filters))
     events = within_budget(found[:limit])
     more = len(found) > len(events)
-    return Page(events, encode_page_token(events[-1].cursor, filters) if more else "")
+    return Page(events, limit, encode_page_token(events[-1].cursor, filters) if more else "")
