@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+# Events the hub renders before it lets other calls run.
+_RENDER_SLICE = 32
+
 
 @dataclass(frozen=True)
 class WatchRequest:
@@ -283,12 +286,18 @@ class EventWatch(Generic[T]):
             self._known_changed.clear()
             while self._published < self._known:
                 known = self._known
+                if not self._streams:
+                    # Nobody to offer a batch to: reading it would only cost the
+                    # database and the loop. A stream that opens later starts at
+                    # the newest cursor, or catches up from the database.
+                    self._published = known
+                    continue
                 try:
                     rows = await self._read_after(EventFilter(), self._published)
                     batch = Batch(
                         after=self._published,
                         upto=caught_up_to(self._published, known, rows, self._batch_size),
-                        entries=tuple(self._hub_entry(event) for event in rows),
+                        entries=await self._hub_entries(rows),
                     )
                 except Exception:  # noqa: BLE001 - the hub must outlive any failed read
                     log.warning("watch hub: read failed; retrying in %.1fs", backoff, exc_info=True)
@@ -300,6 +309,16 @@ class EventWatch(Generic[T]):
                 for stream in self._streams:
                     stream.subscriber.offer(batch)
                     stream.wake.set()
+
+    async def _hub_entries(self, rows: list[StoredEvent]) -> tuple[Entry[T | None], ...]:
+        """Every row's entry, letting other calls run between slices: a batch
+        of 256 rendered in one go held the loop for tens of milliseconds."""
+        entries = []
+        for index, event in enumerate(rows, 1):
+            entries.append(self._hub_entry(event))
+            if index % _RENDER_SLICE == 0:
+                await asyncio.sleep(0)
+        return tuple(entries)
 
     def _hub_entry(self, event: StoredEvent) -> Entry[T | None]:
         """The event and its message; None when it cannot be rendered, so that
