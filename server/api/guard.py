@@ -22,21 +22,46 @@ from server.api.wire import Undecodable, nul_fields, tolerant
 from server.domain.validation import MAX_VIOLATIONS
 from server.auth import Authenticator, Principal, Role, require_project
 from server.api.errors import to_error_status
-from server.domain.errors import DomainError, FieldViolation, InvalidArgument, database_unavailable
+from server.domain.errors import (
+    DomainError,
+    FieldViolation,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+    database_unavailable,
+)
+from server.domain.heartbeat import DEFAULT_PROJECT
 from server.storage.database import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
 
 _PACKAGE = "/awooop.channel_events.v1."
 
-# SPEC section 1: who may call what. Everything else of ours is for readers.
+# SPEC section 1: who may call what, every method named. A method of ours
+# missing here is refused (fail closed): a new write RPC forgotten in this
+# table must not become callable by anyone. tests/api/test_auth.py walks the
+# served descriptors to keep the table complete.
 REQUIRED_ROLE: dict[str, Role] = {
     "EventService/RecordAlertEvent": Role.INGEST,
     "EventService/IngestProviderPayload": Role.INGEST,
     "EventService/RecordRun": Role.INGEST,
     "EventService/RecordProviderHeartbeat": Role.OPERATOR,
+    "EventService/ListRecentEvents": Role.READER,
+    "EventService/WatchEvents": Role.READER,
+    "DossierService/GetEventDossier": Role.READER,
+    "DossierService/GetDossierCoverage": Role.READER,
+    "DossierService/GetDossierRecurrence": Role.READER,
+    "WorkItemService/PreviewWorkItem": Role.READER,
     "WorkItemService/DryRunWorkItem": Role.OPERATOR,
     "WorkItemService/HandoffWorkItem": Role.OPERATOR,
+    "WorkItemService/ListWorkItemHistory": Role.READER,
+}
+
+# The project a request acts on when it names none, where the contract gives
+# a default (SPEC section 2: a heartbeat's project is "awoooi"): scope is
+# checked on the project the operation will use, not on the raw field.
+_DEFAULT_PROJECT: dict[str, str] = {
+    "EventService/RecordProviderHeartbeat": DEFAULT_PROJECT,
 }
 
 _principal: contextvars.ContextVar[Principal] = contextvars.ContextVar("principal")
@@ -47,11 +72,26 @@ def current_principal() -> Principal:
     return _principal.get()
 
 
-def _metadata_value(context: grpc.aio.ServicerContext, name: str) -> str | None:
-    for key, value in context.invocation_metadata() or ():
-        if key == name:
-            return value if isinstance(value, str) else value.decode()
-    return None
+def _authorization(context: grpc.aio.ServicerContext) -> str | None:
+    """The one authorization header; two are refused, since which one a
+    proxy or the server would honour is anybody's guess."""
+    values = [
+        value if isinstance(value, str) else value.decode()
+        for key, value in context.invocation_metadata() or ()
+        if key == "authorization"
+    ]
+    if len(values) > 1:
+        raise Unauthenticated("send one authorization header, not several", "TOKEN_AMBIGUOUS")
+    return values[0] if values else None
+
+
+def _project_of(method: str, request: Any) -> str:
+    project_id = getattr(request, "project_id", "")
+    if not isinstance(project_id, str):
+        return ""
+    if not project_id and method in _DEFAULT_PROJECT:
+        return _DEFAULT_PROJECT[method]
+    return project_id
 
 
 def _as_safe_error(error: Exception) -> Exception:
@@ -87,14 +127,15 @@ class Guard(grpc.aio.ServerInterceptor):
         self._authenticator = authenticator
 
     def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
-        role = REQUIRED_ROLE.get(method.removeprefix(_PACKAGE), Role.READER)
-        principal = self._authenticator.authenticate(
-            _metadata_value(context, "authorization"), role
-        )
+        name = method.removeprefix(_PACKAGE)
+        role = REQUIRED_ROLE.get(name)
+        if role is None:
+            log.error("method %s has no declared role; refused", name)
+            raise PermissionDenied("this method is not open to callers", "METHOD_NOT_DECLARED")
+        principal = self._authenticator.authenticate(_authorization(context), role)
         # Only a caller who may call the RPC learns what is wrong with its request.
         _check_wire_rules(request)
-        project_id = getattr(request, "project_id", "")
-        require_project(principal, project_id if isinstance(project_id, str) else "")
+        require_project(principal, _project_of(name, request))
         _principal.set(principal)
 
     async def intercept_service(

@@ -103,7 +103,7 @@ class Violations:
         except ValueError:
             self.add(name, "must be a UUID")
             return None
-        if str(parsed) != value.lower():
+        if str(parsed) != value:
             self.add(name, "must be a UUID in canonical form")
             return None
         return parsed

@@ -6,9 +6,18 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from awooop.channel_events.v1 import dossier_pb2, events_pb2
+from awooop.channel_events.v1 import dossier_pb2, events_pb2, work_items_pb2
 
-from tests.harness import Service, bearer, error_details, start_service, stop_service
+from server.api.guard import REQUIRED_ROLE
+from tests.harness import (
+    TOKENS,
+    Service,
+    bearer,
+    error_details,
+    reason_of,
+    start_service,
+    stop_service,
+)
 
 
 def event(project_id: str = "alpha") -> events_pb2.RecordAlertEventRequest:
@@ -90,3 +99,42 @@ async def test_reads_need_a_key_when_read_auth_is_required(closed_service: Servi
     assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
     for token in ("reader", "ingest", "operator"):  # any key may read
         assert (await closed_service.events.ListRecentEvents(request, metadata=bearer(token))).limit == 20
+
+
+def test_every_served_method_declares_the_role_it_needs() -> None:
+    served = {
+        f"{service.name}/{method.name}"
+        for module in (events_pb2, dossier_pb2, work_items_pb2)
+        for service in module.DESCRIPTOR.services_by_name.values()
+        for method in service.methods
+    }
+    assert served == set(REQUIRED_ROLE)
+
+
+async def test_two_authorization_headers_are_refused_even_if_one_is_good(service: Service) -> None:
+    metadata = (
+        ("authorization", f"Bearer {TOKENS['ingest']}"),
+        ("authorization", "Bearer not-a-known-token"),
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await service.events.RecordAlertEvent(event(), metadata=metadata)
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert reason_of(raised.value) == "TOKEN_AMBIGUOUS"
+    assert await service.count_rows("events") == 0
+
+
+async def test_a_heartbeat_without_project_is_checked_against_its_default_project(
+    service: Service,
+) -> None:
+    # The heartbeat's project defaults to "awoooi": a key scoped to alpha may
+    # not write there, and is told so, not asked to name a project.
+    with pytest.raises(grpc.aio.AioRpcError) as raised:
+        await service.events.RecordProviderHeartbeat(
+            events_pb2.RecordProviderHeartbeatRequest(), metadata=bearer("alpha_only")
+        )
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert reason_of(raised.value) == "PROJECT_FORBIDDEN"
+    response = await service.events.RecordProviderHeartbeat(
+        events_pb2.RecordProviderHeartbeatRequest(), metadata=bearer("operator")
+    )
+    assert response.project_id == "awoooi"

@@ -391,7 +391,15 @@ async def test_with_a_client_secret_a_signed_sentry_body_is_recorded(
 
 @pytest.mark.parametrize(
     "signature",
-    ["", "0" * 64, sentry_signature(b"another body", SECRET), sentry_signature(b"{}", "wrong")],
+    [
+        "",
+        "0" * 64,
+        sentry_signature(b"another body", SECRET),
+        sentry_signature(b"{}", "wrong"),
+        # The right signature, but not as Sentry sends it.
+        sentry_signature(sample_bytes("sentry_issue_created.json"), SECRET).upper(),
+        " " + sentry_signature(sample_bytes("sentry_issue_created.json"), SECRET) + " ",
+    ],
 )
 async def test_with_a_client_secret_an_unsigned_or_badly_signed_sentry_body_is_unauthenticated(
     signed_service: Service, signature: str

@@ -77,6 +77,7 @@ async def test_a_run_of_another_project_cannot_be_taken_over(service: Service) -
     [
         ({"run_id": "not-a-uuid"}, "run_id"),
         ({"run_id": "6f9619ff8b86d011b42d00cf4fc964ff"}, "run_id"),  # not canonical
+        ({"run_id": "6F9619FF-8B86-D011-B42D-00CF4FC964FF"}, "run_id"),  # upper case
         ({"event_ids": ["nope"]}, "event_ids[0]"),
         ({"state": 42}, "state"),
         ({"repair_status": 9}, "repair_status"),

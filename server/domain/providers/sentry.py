@@ -47,7 +47,8 @@ def verify_sentry_signature(body: bytes, headers: Mapping[str, str], secret: str
     """Raises Unauthenticated unless the body carries Sentry's signature of it.
 
     `headers` are lower-cased names (see header_map)."""
-    given = headers.get(SENTRY_SIGNATURE_HEADER.lower(), "").strip().lower()
+    # Exactly as Sentry sends it: lower-case hex, nothing around it.
+    given = headers.get(SENTRY_SIGNATURE_HEADER.lower(), "")
     if not given:
         raise Unauthenticated(f"{SENTRY_SIGNATURE_HEADER} is required", "SIGNATURE_MISSING")
     if not hmac.compare_digest(given.encode(), sentry_signature(body, secret).encode()):
