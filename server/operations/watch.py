@@ -92,6 +92,13 @@ def _deliverable(entry: Entry[T | None]) -> T:
     return entry.message
 
 
+def _shutting_down() -> Unavailable:
+    return Unavailable(
+        "server is shutting down; resume from your last cursor, here or on another server",
+        "SHUTTING_DOWN",
+    )
+
+
 @dataclass(frozen=True)
 class WatchStats:
     """Figures over every stream this process served (tests read them)."""
@@ -199,9 +206,7 @@ class EventWatch(Generic[T]):
         """One subscriber's messages, until close() or the caller stops reading."""
         event_filter, after = _parse(request)
         if self._closing:
-            raise Unavailable(
-                "server is shutting down; reconnect with the last cursor", "SHUTTING_DOWN"
-            )
+            raise _shutting_down()
         newest = await self._last_cursor()
         self._on_commit(newest)
         if after is not None and after > newest:
@@ -248,6 +253,9 @@ class EventWatch(Generic[T]):
                 # is due, or by close().
                 stream.wake.clear()
                 await stream.wake.wait()
+            # Only close() ends the loop. UNAVAILABLE, not OK: a subscriber must
+            # tell a shutdown from an end it asked for, and resume elsewhere.
+            raise _shutting_down()
         finally:
             self._retire(stream)
 

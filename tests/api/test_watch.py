@@ -209,7 +209,7 @@ async def test_stopping_the_server_ends_streams_cleanly_and_closes_the_listener(
     assert len(await _listener_pids(observer)) == 2
     await server.app.stop(grace=5.0)
     for watcher in watchers:
-        assert await watcher.until_ended() == grpc.StatusCode.OK
+        assert await watcher.until_ended() == grpc.StatusCode.UNAVAILABLE
     assert len(await _listener_pids(observer)) == 1
     # The watch's own tasks are gone (the observer's, still running, are named
     # alike: count them per server by stopping only one).

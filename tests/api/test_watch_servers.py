@@ -33,7 +33,7 @@ async def test_resuming_on_a_restarted_server_misses_and_repeats_nothing(databas
     during = await _record_through(first, 3, "during")
     await watcher.until(lambda r: len(r.events) >= 6)
     await first.app.stop(grace=5.0)
-    assert await watcher.until_ended() == grpc.StatusCode.OK
+    assert await watcher.until_ended() == grpc.StatusCode.UNAVAILABLE
     await stop_service(first)
 
     second = await start_service(database)
@@ -138,7 +138,7 @@ async def test_a_python_m_server_process_and_an_in_process_server_see_each_other
             assert watcher.received.event_ids == mine + [theirs]
 
         process.send_signal(signal.SIGTERM)
-        assert await there.until_ended(timeout=15) == grpc.StatusCode.OK
+        assert await there.until_ended(timeout=15) == grpc.StatusCode.UNAVAILABLE
         assert await asyncio.wait_for(process.wait(), 20) == 0
         await here.cancel()
     finally:
