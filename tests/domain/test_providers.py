@@ -393,7 +393,10 @@ def test_a_sentry_signature_is_the_hex_hmac_sha256_of_the_body() -> None:
 
     assert signature == hmac.new(b"shh", body, hashlib.sha256).hexdigest()
     providers.verify_sentry_signature(body, {"sentry-hook-signature": signature}, "shh")
-    providers.verify_sentry_signature(body, {"sentry-hook-signature": signature.upper()}, "shh")
+    # Only as Sentry sends it: lower-case hex, nothing around it.
+    for respelt in (signature.upper(), f" {signature} "):
+        with pytest.raises(Unauthenticated):
+            providers.verify_sentry_signature(body, {"sentry-hook-signature": respelt}, "shh")
     with pytest.raises(Unauthenticated):
         providers.verify_sentry_signature(body + b" ", {"sentry-hook-signature": signature}, "shh")
     with pytest.raises(Unauthenticated):
