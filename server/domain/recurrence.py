@@ -15,7 +15,7 @@ from datetime import datetime
 from uuid import UUID
 
 from server.domain.models import HEARTBEAT_STAGE, EventFilter, RepairStatus, RunState, SourceRef
-from server.domain.work_items import WorkItem, WorkItemKind, WorkItemStatus, derive_work_item
+from server.domain.work_item_rules import WorkItem, WorkItemKind, WorkItemStatus, derive_work_item
 
 ACTIVE_RUN_STATES = frozenset({RunState.QUEUED, RunState.RUNNING})
 
