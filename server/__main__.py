@@ -1,7 +1,8 @@
 """`python -m server`: the whole start-up, as `make run` does it.
 
 Embedded PostgreSQL when DATABASE_URL is unset, a dev key when AWOOOP_AUTH_FILE
-is unset, migrations, then serve until SIGTERM or SIGINT.
+is unset, then serve until SIGTERM or SIGINT. The server listens at once;
+migrations are applied as soon as the database is reachable (server/readiness.py).
 """
 
 from __future__ import annotations
@@ -14,25 +15,13 @@ import sys
 from server.auth import Authenticator, ensure_dev_key_file
 from server.config import Settings
 from server.app import CannotListen, create_app
-from server.storage.database import (
-    EmbeddedPostgres,
-    connect,
-    create_pool,
-    wait_for_database,
-)
-from server.storage.migrations import apply_migrations
+from server.storage.database import EmbeddedPostgres, create_pool
 from server.storage.store import Store
 
 log = logging.getLogger("server")
 
 
 async def serve(settings: Settings, dsn: str) -> None:
-    await wait_for_database(dsn)
-    connection = await connect(dsn)
-    try:
-        await apply_migrations(connection)
-    finally:
-        await connection.close()
     if settings.auth_file is None:
         key_file, token = ensure_dev_key_file(settings.data_dir)
         settings = settings.model_copy(update={"auth_file": key_file})
@@ -55,9 +44,13 @@ async def serve(settings: Settings, dsn: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await app.start()
-    log.info("serving on %s", settings.listen)
-    print(f"serving on {settings.listen}", flush=True)
-    await stopping.wait()
+    log.info("listening on %s; serving once the database is ready", settings.listen)
+    ready = asyncio.create_task(app.readiness.wait_ready(timeout=None))
+    stop = asyncio.create_task(stopping.wait())
+    await asyncio.wait({ready, stop}, return_when=asyncio.FIRST_COMPLETED)
+    if ready.done():
+        print(f"serving on {settings.listen}", flush=True)
+    await stop
     log.info("stopping: finishing calls in flight (grace %.0fs)", settings.shutdown_grace)
     await app.stop(settings.shutdown_grace)
     await pool.close()

@@ -31,6 +31,7 @@ from server.operations.dossier import DossierOperations
 from server.operations.events import EventOperations
 from server.operations.watch import EventWatch
 from server.operations.work_items import WorkItemOperations
+from server.readiness import Readiness
 from server.storage.store import Store
 
 log = logging.getLogger(__name__)
@@ -48,16 +49,17 @@ class App:
     port: int
     health: health_aio.HealthServicer
     watch: GrpcEventWatch
+    readiness: Readiness
 
     async def start(self) -> None:
-        await self.watch.start()
+        """Listens at once; serves once the database is there (see Readiness)."""
         await self.server.start()
-        for name in ("", *SERVICE_NAMES):
-            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        await self.readiness.start()
 
     async def stop(self, grace: float) -> None:
         """Stop accepting, let calls in flight finish within `grace`, end streams."""
         try:
+            await self.readiness.close()
             await self.health.enter_graceful_shutdown()
             await self.watch.close()
         finally:
@@ -84,7 +86,11 @@ _SERVER_OPTIONS = [
 
 
 def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:
-    server = grpc.aio.server(interceptors=[Guard(authenticator)], options=_SERVER_OPTIONS)
+    readiness: Readiness | None = None
+    server = grpc.aio.server(
+        interceptors=[Guard(authenticator, lambda: readiness is not None and readiness.ready)],
+        options=_SERVER_OPTIONS,
+    )
     watch = EventWatch(
         store,
         GRPC_RENDERING,
@@ -116,4 +122,7 @@ def create_app(settings: Settings, store: Store, authenticator: Authenticator, l
         raise CannotListen(f"cannot listen on {address}: address in use or not available") from error
     if port == 0:
         raise CannotListen(f"cannot listen on {address}: address in use or not available")
-    return App(server=server, port=port, health=health, watch=watch)
+    readiness = Readiness(
+        store, health, SERVICE_NAMES, watch.start, probe_interval=settings.health_probe_interval
+    )
+    return App(server=server, port=port, health=health, watch=watch, readiness=readiness)

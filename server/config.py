@@ -69,3 +69,10 @@ class Settings(BaseSettings):
         ge=1,
         validation_alias=AliasChoices("AWOOOP_WATCH_BATCH_SIZE", "watch_batch_size"),
     )
+    # Seconds between the health probes that keep grpc.health.v1 following
+    # the database (server/readiness.py).
+    health_probe_interval: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias=AliasChoices("AWOOOP_HEALTH_PROBE_INTERVAL", "health_probe_interval"),
+    )

@@ -187,6 +187,7 @@ async def start_service(dsn: str, **settings_overrides: Any) -> Service:
     authenticator = Authenticator(TEST_KEYS, settings.require_read_auth)
     app = create_app(settings, store, authenticator)
     await app.start()
+    await app.readiness.wait_ready(timeout=30)
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.port}")
     return Service(app=app, channel=channel, store=store, dsn=dsn, settings=settings)
 

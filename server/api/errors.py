@@ -56,8 +56,10 @@ def _pack(message: object) -> any_pb2.Any:
     return packed
 
 
-def _error_info(reason: str) -> any_pb2.Any:
-    return _pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN))
+def _error_info(reason: str, metadata: dict[str, str] | None = None) -> any_pb2.Any:
+    return _pack(
+        error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
+    )
 
 
 def _bad_request(error: InvalidArgument) -> any_pb2.Any:
@@ -75,7 +77,7 @@ def to_error_status(error: Exception) -> ErrorStatus:
     """Maps any exception to what the caller may see."""
     if isinstance(error, DomainError):
         code = STATUS_BY_ERROR[type(error)]
-        details = [_error_info(error.reason)]
+        details = [_error_info(error.reason, error.metadata)]
         if isinstance(error, InvalidArgument):
             details.insert(0, _bad_request(error))
         return ErrorStatus(code, error.message, details)

@@ -29,7 +29,9 @@ from server.domain.errors import (
     PermissionDenied,
     Unauthenticated,
     database_unavailable,
+    not_ready,
 )
+from server.readiness import RETRY_AFTER_SECONDS
 from server.domain.heartbeat import DEFAULT_PROJECT
 from server.storage.database import CONNECTION_ERRORS
 
@@ -123,8 +125,10 @@ def _check_wire_rules(request: Any) -> None:
 
 
 class Guard(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(self, authenticator: Authenticator, is_ready: Callable[[], bool]) -> None:
         self._authenticator = authenticator
+        # False until the database is reachable and migrated (server/readiness.py).
+        self._is_ready = is_ready
 
     def _admit(self, method: str, request: Any, context: grpc.aio.ServicerContext) -> None:
         name = method.removeprefix(_PACKAGE)
@@ -136,6 +140,8 @@ class Guard(grpc.aio.ServerInterceptor):
         # Only a caller who may call the RPC learns what is wrong with its request.
         _check_wire_rules(request)
         require_project(principal, _project_of(name, request))
+        if not self._is_ready():
+            raise not_ready(RETRY_AFTER_SECONDS)
         _principal.set(principal)
 
     async def intercept_service(

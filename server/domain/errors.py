@@ -22,10 +22,12 @@ class FieldViolation:
 class DomainError(Exception):
     """Base of every error meant for the caller."""
 
-    def __init__(self, message: str, reason: str) -> None:
+    def __init__(self, message: str, reason: str, metadata: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.reason = reason
+        # Travels as ErrorInfo.metadata (e.g. retry_after_seconds).
+        self.metadata = metadata or {}
 
 
 class InvalidArgument(DomainError):
@@ -67,4 +69,14 @@ DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
 
 
 def database_unavailable() -> Unavailable:
-    return Unavailable("database unavailable; retry later", DATABASE_UNAVAILABLE)
+    return Unavailable(
+        "database unavailable; retry later", DATABASE_UNAVAILABLE, {"retry_after_seconds": "1"}
+    )
+
+
+def not_ready(retry_after_seconds: int) -> Unavailable:
+    return Unavailable(
+        "the service is starting: waiting for its database; retry later",
+        "NOT_READY",
+        {"retry_after_seconds": str(retry_after_seconds)},
+    )

@@ -72,37 +72,20 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
 
 
 async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
+    """No connection is opened here (min_size 0): the pool exists, and the
+    server listens, before the database is reachable (server/readiness.py)."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=1, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn, min_size=0, max_size=max_size, init=_init_connection, command_timeout=30
     )
     assert pool is not None
     return pool
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
+async def connect(dsn: str, timeout: float = 60) -> asyncpg.Connection:
     """A connection outside the pool (migrations, the event listener)."""
-    connection = await asyncpg.connect(dsn)
+    connection = await asyncpg.connect(dsn, timeout=timeout)
     await _init_connection(connection)
     return connection
-
-
-async def wait_for_database(dsn: str, timeout: float = 60.0) -> None:
-    """Waits until the database accepts connections, so a server started
-    before its database does not die at once."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    delay = 0.2
-    while True:
-        try:
-            connection = await asyncpg.connect(dsn, timeout=5)
-            await connection.close()
-            return
-        except CONNECTION_ERRORS:
-            if loop.time() >= deadline:
-                raise
-            log.warning("database not reachable yet; retrying in %.1fs", delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 class EmbeddedPostgres:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -22,6 +23,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from server.auth import hash_token
 from server.domain.providers import MAX_BODY_BYTES
 from server.domain.validation import MAX_FIELD
+from tests.harness import PostgresForTests, error_details, set_database_open
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "process-test-token"
@@ -271,3 +273,67 @@ async def test_heavy_requests_finish_in_time_and_never_hold_up_a_health_check(
                     assert health < 0.1, f"{name}: a health check waited {health * 1000:.0f} ms"
         process.send_signal(signal.SIGTERM)
         assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+async def health_status(channel: grpc.aio.Channel, service: str = "") -> int:
+    response = await health_pb2_grpc.HealthStub(channel).Check(
+        health_pb2.HealthCheckRequest(service=service), timeout=2
+    )
+    return int(response.status)
+
+
+async def until_health(channel: grpc.aio.Channel, status: int, timeout: float = 30) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            with contextlib.suppress(grpc.aio.AioRpcError):
+                if await health_status(channel) == status:
+                    return
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.timeout(180)
+async def test_a_server_started_before_its_database_listens_and_serves_when_it_arrives(
+    database: str, postgres: PostgresForTests, tmp_path: Path
+) -> None:
+    port = free_port()
+    env = {**server_environment(database, tmp_path, port), "AWOOOP_HEALTH_PROBE_INTERVAL": "0.3"}
+    await set_database_open(postgres, database, False)
+    log = (tmp_path / "server.log").open("wb")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "server", cwd=ROOT, env={**inherited_environment(), **env},
+        stdout=log, stderr=asyncio.subprocess.STDOUT,
+    )
+    metadata = (("authorization", f"Bearer {TOKEN}"),)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            # Listening at once, and saying it cannot serve yet.
+            await until_health(channel, health_pb2.HealthCheckResponse.NOT_SERVING)
+            assert await health_status(channel, "awooop.channel_events.v1.EventService") == (
+                health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            stub = events_pb2_grpc.EventServiceStub(channel)
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await stub.RecordAlertEvent(record_request("early"), metadata=metadata, timeout=5)
+            assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+            _, info = error_details(raised.value)
+            assert info is not None and info.reason == "NOT_READY"
+            assert info.metadata["retry_after_seconds"] == "1"
+
+            await set_database_open(postgres, database, True)
+            await until_health(channel, health_pb2.HealthCheckResponse.SERVING)
+            assert (await stub.RecordAlertEvent(record_request("on-time"), metadata=metadata)).event_id
+
+            # Health follows a later outage, and the recovery.
+            await set_database_open(postgres, database, False)
+            await until_health(channel, health_pb2.HealthCheckResponse.NOT_SERVING, timeout=15)
+            await set_database_open(postgres, database, True)
+            await until_health(channel, health_pb2.HealthCheckResponse.SERVING, timeout=15)
+            assert (await stub.RecordAlertEvent(record_request("after"), metadata=metadata)).event_id
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 20) == 0
+    finally:
+        await set_database_open(postgres, database, True)
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        log.close()
