@@ -37,7 +37,7 @@ async def serve(settings: Settings, dsn: str) -> None:
         )
     assert settings.auth_file is not None
     authenticator = Authenticator.from_file(settings.auth_file, settings.require_read_auth)
-    pool = await create_pool(dsn, settings.pool_max_size)
+    pool = await create_pool(dsn, settings.pool_max_size, settings.statement_timeout)
     app = create_app(settings, Store(pool, dsn), authenticator)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

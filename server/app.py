@@ -88,7 +88,13 @@ _SERVER_OPTIONS = [
 def create_app(settings: Settings, store: Store, authenticator: Authenticator, listen: str | None = None) -> App:
     readiness: Readiness | None = None
     server = grpc.aio.server(
-        interceptors=[Guard(authenticator, lambda: readiness is not None and readiness.ready)],
+        interceptors=[
+            Guard(
+                authenticator,
+                lambda: readiness is not None and readiness.ready,
+                settings.call_timeout,
+            )
+        ],
         options=_SERVER_OPTIONS,
     )
     watch = EventWatch(

@@ -48,6 +48,21 @@ class Settings(BaseSettings):
     pool_max_size: int = Field(
         default=10, validation_alias=AliasChoices("AWOOOP_POOL_MAX_SIZE", "pool_max_size")
     )
+    # Bounds on every call, so that a hung database answers UNAVAILABLE in
+    # seconds instead of holding callers: each SQL statement (PostgreSQL's
+    # statement_timeout, and the client's own wait for a reply), and a unary
+    # call that brings no deadline of its own. Connecting is bounded too
+    # (server/storage/database.py).
+    statement_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=AliasChoices("AWOOOP_STATEMENT_TIMEOUT", "statement_timeout"),
+    )
+    call_timeout: float = Field(
+        default=15.0,
+        gt=0,
+        validation_alias=AliasChoices("AWOOOP_CALL_TIMEOUT", "call_timeout"),
+    )
     # WatchEvents (SPEC section 5). Progress is sent after this many idle
     # seconds; the contract promises at least every 5 s, so more is refused.
     watch_progress_interval: float = Field(

@@ -182,7 +182,7 @@ class Service:
 
 async def start_service(dsn: str, **settings_overrides: Any) -> Service:
     settings = Settings(database_url=SecretStr(dsn), listen="127.0.0.1:0", **settings_overrides)
-    pool = await create_pool(dsn)
+    pool = await create_pool(dsn, statement_timeout=settings.statement_timeout)
     store = Store(pool, dsn)
     authenticator = Authenticator(TEST_KEYS, settings.require_read_auth)
     app = create_app(settings, store, authenticator)

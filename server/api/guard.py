@@ -9,6 +9,7 @@ database into UNAVAILABLE, anything else into a bare INTERNAL.
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import logging
 from itertools import islice
@@ -125,8 +126,12 @@ def _check_wire_rules(request: Any) -> None:
 
 
 class Guard(grpc.aio.ServerInterceptor):
-    def __init__(self, authenticator: Authenticator, is_ready: Callable[[], bool]) -> None:
+    def __init__(
+        self, authenticator: Authenticator, is_ready: Callable[[], bool], call_timeout: float
+    ) -> None:
         self._authenticator = authenticator
+        # A unary call without a deadline of its own gets this one.
+        self._call_timeout = call_timeout
         # False until the database is reachable and migrated (server/readiness.py).
         self._is_ready = is_ready
 
@@ -171,7 +176,10 @@ class Guard(grpc.aio.ServerInterceptor):
         async def guarded(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
                 self._admit(method, request, context)
-                return await behavior(request, context)
+                if context.time_remaining() is not None:
+                    return await behavior(request, context)
+                async with asyncio.timeout(self._call_timeout):
+                    return await behavior(request, context)
             except grpc.aio.AbortError:
                 raise
             except Exception as error:  # noqa: BLE001 - every error gets a safe status

@@ -28,6 +28,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     # A pooled connection whose server side was killed while idle can fail its
     # next query with a protocol-state error before asyncpg notices it is gone.
     asyncpg.exceptions.InternalClientError,
+    # statement_timeout: the database did not answer in time (a lock held,
+    # a hung server); the caller may retry.
+    asyncpg.exceptions.QueryCanceledError,
 )
 
 
@@ -71,11 +74,25 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
-async def create_pool(dsn: str, max_size: int = 10) -> asyncpg.Pool:
+# Opening a connection gives up after this many seconds (asyncpg waits 60).
+CONNECT_TIMEOUT = 5.0
+
+
+async def create_pool(
+    dsn: str, max_size: int = 10, statement_timeout: float = 10.0
+) -> asyncpg.Pool:
     """No connection is opened here (min_size 0): the pool exists, and the
-    server listens, before the database is reachable (server/readiness.py)."""
+    server listens, before the database is reachable (server/readiness.py).
+    Every statement is bounded on both sides: PostgreSQL cancels it after
+    `statement_timeout`, and the client stops waiting a second later."""
     pool = await asyncpg.create_pool(
-        dsn, min_size=0, max_size=max_size, init=_init_connection, command_timeout=30
+        dsn,
+        min_size=0,
+        max_size=max_size,
+        init=_init_connection,
+        timeout=CONNECT_TIMEOUT,
+        command_timeout=statement_timeout + 1,
+        server_settings={"statement_timeout": str(int(statement_timeout * 1000))},
     )
     assert pool is not None
     return pool

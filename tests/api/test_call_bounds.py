@@ -1,0 +1,71 @@
+"""Every call is bounded: a database that does not answer yields UNAVAILABLE
+in seconds, for callers that bring no deadline of their own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import grpc
+import pytest
+
+from tests.harness import Service, reason_of, start_service, stop_service
+
+
+async def held_cursor_lock(dsn: str) -> tuple[asyncpg.Connection, Any]:
+    """Another session holding the row every write must take: the write hangs."""
+    blocker = await asyncpg.connect(dsn)
+    transaction = blocker.transaction()
+    await transaction.start()
+    await blocker.execute("SELECT * FROM event_cursor FOR UPDATE")
+    return blocker, transaction
+
+
+@pytest.fixture
+async def bounded(database: str) -> AsyncIterator[Service]:
+    running = await start_service(database, statement_timeout=1.0, call_timeout=30.0)
+    yield running
+    await stop_service(running)
+
+
+@pytest.fixture
+async def short_calls(database: str) -> AsyncIterator[Service]:
+    running = await start_service(database, statement_timeout=30.0, call_timeout=1.0)
+    yield running
+    await stop_service(running)
+
+
+async def test_a_statement_that_waits_too_long_is_unavailable_and_writes_nothing(
+    bounded: Service,
+) -> None:
+    blocker, transaction = await held_cursor_lock(bounded.dsn)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await bounded.record(event_id="stuck")  # no deadline
+        took = asyncio.get_running_loop().time() - started
+    finally:
+        await transaction.rollback()
+        await blocker.close()
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert reason_of(raised.value) == "DATABASE_UNAVAILABLE"
+    assert took < 5
+    assert await bounded.count_rows("events") == 0
+    assert (await bounded.record(event_id="later")).event_id  # and it recovers at once
+
+
+async def test_a_call_without_a_deadline_gets_the_servers_own(short_calls: Service) -> None:
+    blocker, transaction = await held_cursor_lock(short_calls.dsn)
+    try:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await short_calls.record(event_id="stuck")
+        took = asyncio.get_running_loop().time() - started
+    finally:
+        await transaction.rollback()
+        await blocker.close()
+    assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert took < 5
+    assert await short_calls.count_rows("events") == 0
