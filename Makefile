@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test generate check-generated typecheck bench lint clean
+.PHONY: run test soak generate check-generated typecheck bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ run: $(STAMP)
 ## The whole suite against a real PostgreSQL and a real gRPC server.
 test: $(STAMP) check-generated typecheck
 	$(PY) -m pytest
+
+## Three minutes of mixed traffic (make test runs six seconds of it).
+soak: $(STAMP)
+	AWOOOP_SOAK_SECONDS=$${AWOOOP_SOAK_SECONDS:-180} $(PY) -m pytest -p no:cacheprovider tests/server/test_soak.py
 
 ## Types of the service code (the generated stubs come with .pyi files).
 typecheck: $(STAMP)
