@@ -32,11 +32,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from server.domain.cursors import MalformedToken, decode_cursor, encode_cursor
-from server.domain.errors import Internal, Unavailable
+from server.domain.errors import DATABASE_UNAVAILABLE, Internal, Unavailable
 from server.domain.events import check_event_filter
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
+from server.storage.database import CONNECTION_ERRORS
 from server.storage.listener import CommitListener
 from server.storage.store import Store
 
@@ -90,6 +91,18 @@ def _deliverable(entry: Entry[T | None]) -> T:
             "EVENT_UNSERVABLE",
         )
     return entry.message
+
+
+# What a catch-up read raises when the database is gone.
+_LOST: tuple[type[BaseException], ...] = (Unavailable, *CONNECTION_ERRORS)
+
+
+def _database_lost() -> Unavailable:
+    return Unavailable(
+        "the database is unavailable; resume from your last cursor, here or on another server",
+        DATABASE_UNAVAILABLE,
+        {"retry_after_seconds": "1"},
+    )
 
 
 def _shutting_down() -> Unavailable:
@@ -243,7 +256,10 @@ class EventWatch(Generic[T]):
                     # Behind the hub: read from the database, then look again
                     # at the batch that did not connect.
                     pending = batch
-                    rows = await self._catch_up(subscriber)
+                    try:
+                        rows = await self._catch_up(subscriber)
+                    except _LOST as error:
+                        raise _database_lost() from error
                     for event in rows:
                         yield self._render.event(event)
                     if rows:

@@ -4,12 +4,16 @@ in seconds, for callers that bring no deadline of their own."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
 import grpc
 import pytest
+from awooop.channel_events.v1 import events_pb2
 
 from tests.harness import Service, reason_of, start_service, stop_service
 
@@ -69,3 +73,52 @@ async def test_a_call_without_a_deadline_gets_the_servers_own(short_calls: Servi
     assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
     assert took < 5
     assert await short_calls.count_rows("events") == 0
+
+
+async def backend_pids(service: Service) -> list[int]:
+    """The PostgreSQL processes serving this test's database."""
+    connection = await asyncpg.connect(service.dsn)  # not a pooled one: it is left out
+    try:
+        rows = await connection.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+    finally:
+        await connection.close()
+    return [row["pid"] for row in rows]
+
+
+def signal_all(pids: list[int], signum: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+
+
+@pytest.mark.timeout(90)
+async def test_a_frozen_database_answers_unavailable_in_seconds_then_recovers(
+    database: str,
+) -> None:
+    service = await start_service(database, statement_timeout=1.0, call_timeout=30.0)
+    try:
+        await asyncio.gather(*(service.record() for _ in range(4)))  # open pooled connections
+        pids = await backend_pids(service)
+        if not pids or not all(os.path.exists(f"/proc/{pid}") for pid in pids):
+            pytest.skip("the database's processes are not on this machine")
+        signal_all(pids, signal.SIGSTOP)  # hung: connected, never answering
+        try:
+            started = asyncio.get_running_loop().time()
+            with pytest.raises(grpc.aio.AioRpcError) as raised:
+                await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest())
+            took = asyncio.get_running_loop().time() - started
+        finally:
+            signal_all(pids, signal.SIGCONT)
+        assert raised.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert took < 8, f"a frozen database held a call without a deadline for {took:.1f}s"
+        async with asyncio.timeout(30):
+            while True:
+                with contextlib.suppress(grpc.aio.AioRpcError):
+                    await service.record(event_id="after-thaw")
+                    break
+                await asyncio.sleep(0.2)
+    finally:
+        await stop_service(service)
