@@ -13,9 +13,9 @@ from typing import Any
 import asyncpg
 import grpc
 import pytest
-from awooop.channel_events.v1 import events_pb2
+from awooop.channel_events.v1 import dossier_pb2, events_pb2
 
-from tests.harness import Service, reason_of, start_service, stop_service
+from tests.harness import INGEST, Service, reason_of, start_service, stop_service
 
 
 async def held_cursor_lock(dsn: str) -> tuple[asyncpg.Connection, Any]:
@@ -122,3 +122,39 @@ async def test_a_frozen_database_answers_unavailable_in_seconds_then_recovers(
                 await asyncio.sleep(0.2)
     finally:
         await stop_service(service)
+
+
+async def test_a_write_past_its_deadline_leaves_nothing_and_retries_make_one_occurrence(
+    service: Service,
+) -> None:
+    """A client whose deadline passed cannot know whether its write landed.
+    Here it did not (gRPC cancels the call on the server, and its transaction
+    rolls back), and retrying it as it was, once or twice, makes exactly one
+    occurrence: a write that did commit (a connection lost at COMMIT) would
+    make the first retry a duplicate instead, never a second occurrence."""
+    blocker, transaction = await held_cursor_lock(service.dsn)
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as raised:
+            await service.events.RecordAlertEvent(
+                events_pb2.RecordAlertEventRequest(
+                    project_id="alpha", provider="alertmanager", event_id="maybe", fingerprint="fp"
+                ),
+                metadata=INGEST,
+                timeout=0.5,
+            )
+        assert raised.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    finally:
+        await transaction.rollback()
+        await blocker.close()
+    await asyncio.sleep(0.5)
+    assert await service.count_rows("events") == 0  # nothing half-written
+
+    first = await service.record(event_id="maybe", fingerprint="fp")
+    again = await service.record(event_id="maybe", fingerprint="fp")
+
+    assert (first.is_duplicate, again.is_duplicate) == (False, True)
+    model = await service.dossier.GetDossierRecurrence(
+        dossier_pb2.GetDossierRecurrenceRequest(project_id="alpha")
+    )
+    [group] = model.items
+    assert (group.occurrence_total, group.duplicate_total) == (1, 1)
