@@ -1,10 +1,13 @@
 """The interceptor every RPC of ours passes through: auth first, then errors.
 
-It authenticates the caller for the role the RPC needs (one table below),
-checks the project named in the request, makes the caller available to the
-servicer through `current_principal()`, and turns every exception into a
-status through server.errors: domain errors by their table, an unreachable
-database into UNAVAILABLE, anything else into a bare INTERNAL.
+It authenticates the caller for the role the RPC needs (one table below; a
+method missing there is refused), checks the rules every request obeys
+(server/api/wire.py) and the project the request acts on, refuses calls
+until the service is ready (server/readiness.py), bounds a unary call that
+brings no deadline, makes the caller available to the servicer through
+`current_principal()`, and turns every exception into a status through
+server/api/errors.py: domain errors by their table, an unreachable database
+into UNAVAILABLE, anything else into a bare INTERNAL.
 """
 
 from __future__ import annotations
