@@ -133,7 +133,7 @@ def _prepare_payload(
         check_alert_event(item.event, violations, prefix=f"{item.origin}.")
     violations.raise_if_any()
     body = source_body(payload.project_id, payload.provider, parsed.shared)
-    return body, [derive_event(item.event, body) for item in parsed.events]
+    return body, [cpu.yielding(derive_event(item.event, body)) for item in parsed.events]
 
 
 def _run_input(request: RunRequest) -> RunInput:
