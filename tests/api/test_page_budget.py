@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-from datetime import UTC, datetime
-
-from server.operations.paging import PAGE_TEXT_BUDGET, served_text, within_budget
 from server.domain.models import StoredEvent
+from server.operations.paging import PAGE_TEXT_BUDGET, served_text, within_budget
+from tests.stored import stored_event
 
 
 def stored(cursor: int, content: str) -> StoredEvent:
-    return StoredEvent(
-        id=uuid.uuid4(), cursor=cursor, project_id="alpha", channel_type="alert",
-        provider="alertmanager", provider_event_id=f"alertmanager:{cursor}", stage="firing",
-        channel_chat_id="", alertname="A", severity="", namespace="", target_resource="",
-        fingerprint="", recurrence_key="alertmanager:A//", content_redacted=content,
-        content_preview=content[:200], has_redacted_content=False, redaction_version="v1",
-        content_sha256="0" * 64, content_length=len(content), source_url="", source_refs=[],
-        log_correlation={}, source_envelope={}, provider_ts=None, is_duplicate=False,
-        received_at=datetime.now(UTC),
-    )
+    return stored_event(cursor, content_redacted=content, content_preview=content[:200])
 
 
 def test_small_events_fill_the_page_up_to_its_limit() -> None:

@@ -10,54 +10,24 @@ exactly once, in cursor order, with no gap.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from functools import cache
-from uuid import UUID
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
+from tests.stored import stored_event
 
 WATCHED = "alpha"
 OTHER = "beta"
 ONLY_ALPHA = EventFilter(project_id=WATCHED)
-RECEIVED = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @cache
 def event(cursor: int, project_id: str = WATCHED) -> StoredEvent:
-    """A stored event at `cursor`; every required field filled."""
-    return StoredEvent(
-        id=UUID(int=cursor),
-        project_id=project_id,
-        channel_type="alert",
-        provider="alertmanager",
-        provider_event_id=f"alertmanager:e{cursor}",
-        stage="firing",
-        channel_chat_id="",
-        alertname="DiskAlmostFull",
-        severity="warning",
-        namespace="prod",
-        target_resource="db-0",
-        fingerprint=f"fp-{cursor}",
-        recurrence_key=f"alertmanager:fp-{cursor}",
-        content_redacted="Disk almost full",
-        content_preview="Disk almost full",
-        has_redacted_content=False,
-        redaction_version="v1",
-        content_sha256="0" * 64,
-        content_length=16,
-        source_url="",
-        source_refs=[],
-        log_correlation={},
-        source_envelope={},
-        provider_ts=None,
-        cursor=cursor,
-        is_duplicate=False,
-        received_at=RECEIVED,
-    )
+    """A stored event at `cursor` (cached: the same object wherever it appears)."""
+    return stored_event(cursor, project_id=project_id)
 
 
 def batch(after: int, upto: int, events: list[StoredEvent]) -> Batch[int]:
