@@ -285,23 +285,21 @@ def event_summary(event: StoredEvent) -> events_pb2.EventSummary:
     )
 
 
-# Enum names in the proto are RUN_STATE_<NAME>; the domain uses <name>.
-def run_state(value: RunState) -> common_pb2.RunState.ValueType:
-    return common_pb2.RunState.Value(f"RUN_STATE_{value.name}")
-
-
-def repair_status(value: RepairStatus) -> common_pb2.RepairStatus.ValueType:
-    return common_pb2.RepairStatus.Value(f"REPAIR_STATUS_{value.name}")
-
-
-
-
-# --- recurrence and work items (SPEC sections 3 and 4) ---
 # Proto enum values are <PREFIX>_<NAME> for the domain enum member <NAME>.
-
 def _proto_enum(enum_type: Any, prefix: str, value: Enum) -> Any:
     # Any: each proto enum's ValueType is a NewType of int of its own.
     return enum_type.Value(f"{prefix}_{value.name}")
+
+
+def run_state(value: RunState) -> common_pb2.RunState.ValueType:
+    return _proto_enum(common_pb2.RunState, "RUN_STATE", value)
+
+
+def repair_status(value: RepairStatus) -> common_pb2.RepairStatus.ValueType:
+    return _proto_enum(common_pb2.RepairStatus, "REPAIR_STATUS", value)
+
+
+# --- recurrence and work items (SPEC sections 3 and 4) ---
 
 
 def work_item(item: wi.WorkItem) -> work_items_pb2.WorkItem:
