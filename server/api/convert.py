@@ -521,6 +521,7 @@ def coverage_response(coverage: dossier_ops.Coverage) -> dossier_pb2.GetDossierC
         providers=[provider_coverage(row) for row in coverage.providers],
         summary=coverage_summary(coverage.summary),
         limit=coverage.limit,
+        project_id=coverage.project_id,
     )
 
 
@@ -531,6 +532,7 @@ def recurrence_response(
         items=[recurrence_group(group) for group in recurrence.groups],
         summary=recurrence_summary(recurrence.summary),
         limit=recurrence.limit,
+        project_id=recurrence.project_id,
     )
 
 

@@ -67,6 +67,8 @@ class DossierPage(Page):
 
 @dataclass(frozen=True)
 class Coverage:
+    # The project_id filter ("" = every project).
+    project_id: str
     # One row per provider, by provider name.
     providers: list[ProviderCoverage]
     summary: CoverageSummary
@@ -75,6 +77,8 @@ class Coverage:
 
 @dataclass(frozen=True)
 class Recurrence:
+    # The project_id filter ("" = every project).
+    project_id: str
     # By occurrence_total desc, then most recent event first.
     groups: list[RecurrenceGroup]
     summary: RecurrenceSummary
@@ -128,7 +132,7 @@ class DossierOperations:
         rows = await self._store.coverage(
             EventFilter(project_id=query.project_id, provider=query.provider), limit
         )
-        return Coverage(providers=rows, summary=coverage_summary(rows), limit=limit)
+        return Coverage(project_id=query.project_id, providers=rows, summary=coverage_summary(rows), limit=limit)
 
     async def get_dossier_recurrence(self, query: ReadModelQuery) -> Recurrence:
         """GetDossierRecurrence: recurrence groups, their work items, and totals."""
@@ -136,4 +140,4 @@ class DossierOperations:
         limit = check_read_model_query(violations, query, RECURRENCE_LIMIT)
         violations.raise_if_any()
         model = await load_read_model(self._store, query, limit)
-        return Recurrence(groups=model.groups, summary=model.summary, limit=limit)
+        return Recurrence(project_id=query.project_id, groups=model.groups, summary=model.summary, limit=limit)

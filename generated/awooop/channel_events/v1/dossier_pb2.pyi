@@ -279,8 +279,13 @@ class GetDossierCoverageResponse(_message.Message):
     PROVIDERS_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """The limit applied."""
+    project_id: _builtins.str
+    """The project_id filter of the request, as the replaced router answered it
+    (empty: every project).
+    """
     @_builtins.property
     def providers(self) -> _containers.RepeatedCompositeFieldContainer[Global___ProviderCoverage]:
         """One row per provider, ordered by provider name."""
@@ -293,10 +298,11 @@ class GetDossierCoverageResponse(_message.Message):
         providers: _abc.Iterable[Global___ProviderCoverage] | None = ...,
         summary: Global___CoverageSummary | None = ...,
         limit: _builtins.int = ...,
+        project_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "providers", b"providers", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit", "project_id", b"project_id", "providers", b"providers", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -593,8 +599,13 @@ class GetDossierRecurrenceResponse(_message.Message):
     ITEMS_FIELD_NUMBER: _builtins.int
     SUMMARY_FIELD_NUMBER: _builtins.int
     LIMIT_FIELD_NUMBER: _builtins.int
+    PROJECT_ID_FIELD_NUMBER: _builtins.int
     limit: _builtins.int
     """The limit applied."""
+    project_id: _builtins.str
+    """The project_id filter of the request, as the replaced router answered it
+    (empty: every project).
+    """
     @_builtins.property
     def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___RecurrenceGroup]:
         """Ordered by occurrence_total descending, then most recent event first."""
@@ -607,10 +618,11 @@ class GetDossierRecurrenceResponse(_message.Message):
         items: _abc.Iterable[Global___RecurrenceGroup] | None = ...,
         summary: Global___RecurrenceSummary | None = ...,
         limit: _builtins.int = ...,
+        project_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["summary", b"summary"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "limit", b"limit", "summary", b"summary"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items", "limit", b"limit", "project_id", b"project_id", "summary", b"summary"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
