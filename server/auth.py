@@ -8,6 +8,8 @@ key nearly matched. Tokens are never logged.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -86,29 +88,53 @@ class Authenticator:
                 found = key
         return found
 
-    def authenticate(self, authorization: str | None, role: Role) -> Principal:
-        """The caller for an RPC that needs `role`; raises when it may not call.
+    def authenticate(
+        self, authorization: str | None, role: Role, *, allow_basic: bool = False
+    ) -> Principal:
+        """The caller for an operation that needs `role`; raises when it may not call.
 
-        Role reader is implied by any key, and open to anonymous callers unless
-        reads require auth.
+        `authorization` is the header's value: "Bearer <key>", or with
+        `allow_basic` (the HTTP webhooks: Alertmanager's and SigNoz's senders
+        can send Basic auth) "Basic base64(<any user>:<key>)". Role reader is
+        implied by any key, and open to anonymous callers unless reads require auth.
         """
         if authorization is None and role is Role.READER and not self._require_read_auth:
             return ANONYMOUS_READER
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise Unauthenticated("missing bearer token", "TOKEN_MISSING")
-        key = self._match(token.strip())
+        scheme, _, credentials = (authorization or "").strip().partition(" ")
+        scheme = scheme.lower()
+        if scheme == "basic" and allow_basic:
+            token = _basic_password(credentials)
+        elif scheme == "bearer":
+            token = credentials.strip()
+        else:
+            token = ""
+        if not token:
+            expected = "a bearer token or basic auth" if allow_basic else "a bearer token"
+            raise Unauthenticated(f"missing {expected}", "TOKEN_MISSING")
+        key = self._match(token)
         if key is None:
             raise Unauthenticated("unknown token", "TOKEN_UNKNOWN")
         principal = Principal(
             operator_id=key.operator_id,
-            auth_method="bearer",
+            auth_method=scheme,
             roles=frozenset(key.roles),
             projects=frozenset(key.projects),
         )
         if role is not Role.READER and role not in principal.roles:
             raise PermissionDenied(f"this key lacks the role {role.value}", "ROLE_MISSING")
         return principal
+
+
+def _basic_password(credentials: str) -> str:
+    """The password of HTTP Basic credentials (RFC 7617); "" when they are not
+    valid base64 of "user:password". The user name is not checked: the key is
+    the password, as Alertmanager's `basic_auth` and SigNoz send it."""
+    try:
+        decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return ""
+    _, colon, password = decoded.partition(":")
+    return password if colon else ""
 
 
 def require_project(principal: Principal, project_id: str) -> None:

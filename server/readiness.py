@@ -48,12 +48,19 @@ class Readiness:
         self._on_database = on_database
         self._probe_interval = probe_interval
         self._ready = asyncio.Event()
+        # Ready, and the database answered the last probe.
+        self._serving = False
         self._task: asyncio.Task[None] | None = None
 
     @property
     def ready(self) -> bool:
         """Migrated and following commits: RPCs may run."""
         return self._ready.is_set()
+
+    @property
+    def serving(self) -> bool:
+        """Ready and the database answered the last probe (HTTP /readyz)."""
+        return self._serving
 
     async def start(self) -> None:
         await self._set(health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -63,6 +70,8 @@ class Readiness:
         await asyncio.wait_for(self._ready.wait(), timeout)
 
     async def close(self) -> None:
+        # A load balancer stops sending before the server stops accepting.
+        self._serving = False
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -75,6 +84,7 @@ class Readiness:
         while True:
             await asyncio.sleep(self._probe_interval)
             reachable = await self._database_reachable()
+            self._serving = reachable
             if reachable != serving:
                 serving = reachable
                 log.warning("database %s: health is %s", "back" if serving else "unreachable",
@@ -102,6 +112,7 @@ class Readiness:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
         self._ready.set()
+        self._serving = True
         await self._set(health_pb2.HealthCheckResponse.SERVING)
         log.info("database ready: serving")
 

@@ -1,12 +1,15 @@
-"""The one table that turns domain errors into a gRPC status.
+"""The one table that turns domain errors into a gRPC status and an HTTP status.
 
-Only the guard (server/api/guard.py) uses it. Anything not in the table
-becomes a bare INTERNAL: no SQL, stack trace or secret ever reaches a caller.
+The gRPC guard (server/api/guard.py) and the HTTP edge (server/http/edge.py)
+both use it. Anything not in the table becomes a bare INTERNAL (HTTP 500): no
+SQL, stack trace or secret ever reaches a caller.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import grpc
 from google.protobuf import any_pb2
@@ -21,19 +24,54 @@ from server.domain.errors import (
     PermissionDenied,
     Unauthenticated,
     Unavailable,
+    database_unavailable,
 )
+from server.storage.database import CONNECTION_ERRORS
+
+log = logging.getLogger(__name__)
 
 ERROR_DOMAIN = "channel-events.awooop"
 
-STATUS_BY_ERROR: dict[type[DomainError], grpc.StatusCode] = {
-    InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
-    NotFound: grpc.StatusCode.NOT_FOUND,
-    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
-    Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
-    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
-    Unavailable: grpc.StatusCode.UNAVAILABLE,
-    Internal: grpc.StatusCode.INTERNAL,
+
+
+class Statuses(NamedTuple):
+    grpc: grpc.StatusCode
+    http: int
+
+
+# HTTP 422 for invalid input is what the replaced router (FastAPI) answered and
+# its clients expect; the webhook routes answer 400 instead (SPEC section 8:
+# senders do not retry a 4xx, and 400 is what their docs show).
+STATUS_BY_ERROR: dict[type[DomainError], Statuses] = {
+    InvalidArgument: Statuses(grpc.StatusCode.INVALID_ARGUMENT, 422),
+    NotFound: Statuses(grpc.StatusCode.NOT_FOUND, 404),
+    FailedPrecondition: Statuses(grpc.StatusCode.FAILED_PRECONDITION, 409),
+    Unauthenticated: Statuses(grpc.StatusCode.UNAUTHENTICATED, 401),
+    PermissionDenied: Statuses(grpc.StatusCode.PERMISSION_DENIED, 403),
+    Unavailable: Statuses(grpc.StatusCode.UNAVAILABLE, 503),
+    Internal: Statuses(grpc.StatusCode.INTERNAL, 500),
 }
+
+# Anything that is not a DomainError.
+INTERNAL = Statuses(grpc.StatusCode.INTERNAL, 500)
+
+
+def as_safe_error(error: Exception) -> Exception:
+    """The error a caller may be told about: a lost database becomes
+    UNAVAILABLE; anything unexpected is logged here, with its stack, and
+    stays itself (to become a bare INTERNAL)."""
+    if isinstance(error, DomainError):
+        return error
+    if isinstance(error, CONNECTION_ERRORS):
+        return database_unavailable()
+    log.exception("unexpected error", exc_info=error)
+    return error
+
+
+def statuses_of(error: Exception) -> Statuses:
+    if isinstance(error, DomainError):
+        return STATUS_BY_ERROR[type(error)]
+    return INTERNAL
 
 
 @dataclass
@@ -76,7 +114,7 @@ def _bad_request(error: InvalidArgument) -> any_pb2.Any:
 def to_error_status(error: Exception) -> ErrorStatus:
     """Maps any exception to what the caller may see."""
     if isinstance(error, DomainError):
-        code = STATUS_BY_ERROR[type(error)]
+        code = STATUS_BY_ERROR[type(error)].grpc
         details = [_error_info(error.reason, error.metadata)]
         if isinstance(error, InvalidArgument):
             details.insert(0, _bad_request(error))

@@ -15,29 +15,26 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from itertools import islice
 from collections.abc import AsyncIterator, Awaitable, Callable
+from itertools import islice
 from typing import Any
 
 import grpc
 from grpc_status import rpc_status
 
+from server.api.errors import as_safe_error, to_error_status
 from server.api.wire import Undecodable, nul_fields, tolerant
-from server.domain.validation import MAX_VIOLATIONS
 from server.auth import Authenticator, Principal, Role, require_project
-from server.api.errors import to_error_status
 from server.domain.errors import (
-    DomainError,
     FieldViolation,
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
-    database_unavailable,
     not_ready,
 )
-from server.readiness import RETRY_AFTER_SECONDS
 from server.domain.heartbeat import DEFAULT_PROJECT
-from server.storage.database import CONNECTION_ERRORS
+from server.domain.validation import MAX_VIOLATIONS
+from server.readiness import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +97,8 @@ def _project_of(method: str, request: Any) -> str:
     return project_id
 
 
-def _as_safe_error(error: Exception) -> Exception:
-    if isinstance(error, DomainError):
-        return error
-    if isinstance(error, CONNECTION_ERRORS):
-        return database_unavailable()
-    log.exception("unexpected error", exc_info=error)
-    return error
-
-
 async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
-    status = rpc_status.to_status(to_error_status(_as_safe_error(error)).to_rpc_status())
+    status = rpc_status.to_status(to_error_status(as_safe_error(error)).to_rpc_status())
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 

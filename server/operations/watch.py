@@ -142,7 +142,10 @@ class EventWatch(Generic[T]):
         max_queued: int = 1024,
         batch_size: int = 256,
         catch_up_reads: int | None = None,
+        listener: CommitListener | None = None,
     ) -> None:
+        """`listener`: the process's commit listener, when another watch (of
+        another transport) shares it; otherwise this watch has its own."""
         self._store = store
         self._render = rendering
         self._progress_interval = progress_interval
@@ -151,7 +154,8 @@ class EventWatch(Generic[T]):
         self._catch_up_reads = asyncio.Semaphore(
             catch_up_reads or max(1, store.pool.get_max_size() // 2)
         )
-        self._listener = CommitListener(store.dsn, self._on_commit)
+        self._listener = listener or CommitListener(store.dsn)
+        self._listener.subscribe(self._on_commit)
         self._streams: set[_Stream[T]] = set()
         # Highest cursor known committed (hence visible to any new snapshot).
         self._known = 0

@@ -34,17 +34,19 @@ APPLICATION_NAME = "channel-events-listener"
 
 
 class CommitListener:
-    """Calls `on_commit(cursor)` with committed cursors, as they commit."""
+    """Calls each subscriber's `on_commit(cursor)` with committed cursors, as
+    they commit. Shared by the watches of a process (one per transport): it
+    is started by each and closed when the last of them closes."""
 
     def __init__(
         self,
         dsn: str,
-        on_commit: Callable[[int], None],
         check_interval: float = 5.0,
         max_backoff: float = 5.0,
     ) -> None:
         self._dsn = dsn
-        self._on_commit = on_commit
+        self._subscribers: list[Callable[[int], None]] = []
+        self._users = 0
         self._check_interval = check_interval
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
@@ -54,14 +56,28 @@ class CommitListener:
         # Times the connection was (re)established: tests and logs read it.
         self.connects = 0
 
+    def subscribe(self, on_commit: Callable[[int], None]) -> None:
+        self._subscribers.append(on_commit)
+
+    def _on_commit(self, cursor: int) -> None:
+        for on_commit in self._subscribers:
+            on_commit(cursor)
+
     async def start(self, first_connect_timeout: float = 10.0) -> None:
-        """Starts listening; waits (bounded) for the first connection so that a
-        server that just started does not miss the events of its first calls."""
-        self._task = asyncio.create_task(self._run(), name="commit-listener")
+        """Starts listening (once, whoever starts it first); waits (bounded)
+        for the first connection so that a server that just started does not
+        miss the events of its first calls."""
+        self._users += 1
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="commit-listener")
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._connected.wait(), first_connect_timeout)
 
     async def close(self) -> None:
+        """Stops listening once every user that started it has closed it."""
+        self._users -= 1
+        if self._users > 0:
+            return
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
