@@ -32,7 +32,10 @@ async def serve(settings: Settings, dsn: str) -> None:
             f"  grpcurl -plaintext -H 'authorization: Bearer {token}' "
             "-d '{\"project_id\":\"demo\",\"provider\":\"alertmanager\",\"event_id\":\"e1\","
             "\"title\":\"HighPodMemory\"}' "
-            f"{settings.listen} awooop.channel_events.v1.EventService/RecordAlertEvent",
+            f"{settings.listen} awooop.channel_events.v1.EventService/RecordAlertEvent\n"
+            "or post a provider's webhook body (README: Point your alerts here):\n"
+            f"  curl -u alertmanager:{token} --data-binary @alertmanager.json "
+            f"http://{settings.http_listen}/webhooks/alertmanager/demo",
             flush=True,
         )
     assert settings.auth_file is not None
@@ -44,12 +47,14 @@ async def serve(settings: Settings, dsn: str) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     await app.start()
-    log.info("listening on %s; serving once the database is ready", settings.listen)
+    log.info("listening on %s (gRPC) and %s (HTTP); serving once the database is ready",
+             settings.listen, settings.http_listen)
     ready = asyncio.create_task(app.readiness.wait_ready(timeout=None))
     stop = asyncio.create_task(stopping.wait())
     await asyncio.wait({ready, stop}, return_when=asyncio.FIRST_COMPLETED)
     if ready.done():
-        print(f"serving on {settings.listen}", flush=True)
+        print(f"serving on {settings.listen} (gRPC) and http://{settings.http_listen} (HTTP)",
+              flush=True)
     await stop
     log.info("stopping: finishing calls in flight (grace %.0fs)", settings.shutdown_grace)
     await app.stop(settings.shutdown_grace)

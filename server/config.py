@@ -21,6 +21,17 @@ class Settings(BaseSettings):
     listen: str = Field(
         default="127.0.0.1:50051", validation_alias=AliasChoices("AWOOOP_LISTEN", "listen")
     )
+    # The HTTP server: provider webhooks, the console's REST API, SSE, probes.
+    http_listen: str = Field(
+        default="127.0.0.1:8080",
+        validation_alias=AliasChoices("AWOOOP_HTTP_LISTEN", "http_listen"),
+    )
+    # Prefix of the HTTP API's paths (e.g. "/api/v1"), probes excepted.
+    http_prefix: str = Field(
+        default="",
+        pattern=r"^(/[A-Za-z0-9._~-]+)*$",
+        validation_alias=AliasChoices("AWOOOP_HTTP_PREFIX", "http_prefix"),
+    )
     # Unset: a dev key file is made under data_dir, its token printed once.
     auth_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("AWOOOP_AUTH_FILE", "auth_file")

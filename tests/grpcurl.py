@@ -20,6 +20,8 @@ GRPCURL = Path(sys.executable).parent / "grpcurl"
 README = Path(__file__).resolve().parents[1] / "README.md"
 # The address the README's examples use, replaced by the test server's.
 README_ADDRESS = "localhost:50051"
+# The HTTP address they use, likewise.
+README_HTTP_ADDRESS = "localhost:8080"
 
 _FENCE = re.compile(r"^```sh (tested|tested-error)\n(.*?)^```$", re.MULTILINE | re.DOTALL)
 _HEREDOC = re.compile(r"<<-?\s*'?\"?([A-Za-z_]+)'?\"?")

@@ -155,6 +155,11 @@ class Service:
     def address(self) -> str:
         return f"127.0.0.1:{self.app.port}"
 
+    @property
+    def http_url(self) -> str:
+        """The HTTP server's base URL, with the configured prefix."""
+        return f"http://127.0.0.1:{self.app.http_port}{self.settings.http_prefix}"
+
     async def record(self, **fields: Any) -> events_pb2.RecordAlertEventResponse:
         """RecordAlertEvent with defaults for the required fields."""
         fields.setdefault("project_id", "alpha")
@@ -181,7 +186,12 @@ class Service:
 
 
 async def start_service(dsn: str, **settings_overrides: Any) -> Service:
-    settings = Settings(database_url=SecretStr(dsn), listen="127.0.0.1:0", **settings_overrides)
+    settings = Settings(
+        database_url=SecretStr(dsn),
+        listen="127.0.0.1:0",
+        http_listen="127.0.0.1:0",
+        **settings_overrides,
+    )
     pool = await create_pool(dsn, statement_timeout=settings.statement_timeout)
     store = Store(pool, dsn)
     authenticator = Authenticator(TEST_KEYS, settings.require_read_auth)

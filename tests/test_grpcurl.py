@@ -22,6 +22,7 @@ from tests.grpcurl import (
     GRPCURL,
     README,
     README_ADDRESS,
+    README_HTTP_ADDRESS,
     Command,
     Result,
     grpcurl,
@@ -226,7 +227,9 @@ async def test_every_readme_command_runs_as_written_against_a_live_server(
     for command in commands:
         script = "\n".join(
             [*(c.text for c in prelude), command.text]
-        ).replace(README_ADDRESS, signed_service.address)
+        ).replace(README_ADDRESS, signed_service.address).replace(
+            README_HTTP_ADDRESS, f"127.0.0.1:{signed_service.app.http_port}"
+        )
         result = await run_shell(
             script, tmp_path,
             env={"AWOOOP_SENTRY_CLIENT_SECRET": SECRET, "PATH": "/usr/bin:/bin"},

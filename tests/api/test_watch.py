@@ -212,10 +212,11 @@ async def test_stopping_the_server_ends_streams_cleanly_and_closes_the_listener(
         assert await watcher.until_ended() == grpc.StatusCode.UNAVAILABLE
     assert len(await _listener_pids(observer)) == 1
     # The watch's own tasks are gone (the observer's, still running, are named
-    # alike: count them per server by stopping only one).
+    # alike: count them per server by stopping only one). A server has a watch
+    # per transport (gRPC and SSE), sharing one commit listener.
     names = [t.get_name() for t in asyncio.all_tasks()]
-    assert names.count("watch-hub") == 1
-    assert names.count("watch-progress") == 1
+    assert names.count("watch-hub") == 2
+    assert names.count("watch-progress") == 2
     assert names.count("commit-listener") == 1
     await server.channel.close()
     await server.store.pool.close()

@@ -53,7 +53,9 @@ def inherited_environment() -> dict[str, str]:
 
 @asynccontextmanager
 async def server_process(env: dict[str, str]) -> AsyncIterator[tuple[asyncio.subprocess.Process, list[str]]]:
-    """Starts `python -m server` and waits until it serves; yields it and its stdout lines."""
+    """Starts `python -m server` and waits until it serves; yields it and its stdout lines.
+    Its HTTP server gets a free port unless `env` names one."""
+    env = {"AWOOOP_HTTP_LISTEN": f"127.0.0.1:{free_port()}", **env}
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "server",
         cwd=ROOT, env={**inherited_environment(), **env},
