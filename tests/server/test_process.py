@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import grpc
+import httpx
 import pytest
 from awooop.channel_events.v1 import events_pb2, events_pb2_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -150,6 +151,47 @@ async def test_first_start_makes_a_dev_key_prints_its_token_and_the_token_writes
             )
         assert response.event_id
         process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+async def test_sigterm_finishes_http_requests_in_flight_ends_sse_and_exits_zero(
+    database: str, tmp_path: Path
+) -> None:
+    port, http_port = free_port(), free_port()
+    env = {**server_environment(database, tmp_path, port),
+           "AWOOOP_HTTP_LISTEN": f"127.0.0.1:{http_port}", "AWOOOP_SHUTDOWN_GRACE": "10"}
+    body = json.dumps({"alerts": [{"status": "firing", "labels": {"alertname": "A"},
+                                   "startsAt": "2026-12-01T00:00:00Z"}]}).encode()
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    async with server_process(env) as (process, _):
+        base = f"http://127.0.0.1:{http_port}"
+        async with httpx.AsyncClient(base_url=base, timeout=30) as client, \
+                client.stream("GET", "/events/watch") as watch:
+            assert (await client.get("/readyz")).status_code == 200
+            # Hold the cursor lock so that the webhook stays in flight.
+            blocker = await asyncpg.connect(database)
+            transaction = blocker.transaction()
+            await transaction.start()
+            await blocker.execute("SELECT * FROM event_cursor FOR UPDATE")
+            in_flight = asyncio.ensure_future(
+                client.post("/webhooks/alertmanager/ops", content=body, headers=auth)
+            )
+            await asyncio.sleep(0.5)
+            process.send_signal(signal.SIGTERM)
+            # The SSE stream ends with an error frame telling the subscriber to resume.
+            frames = b""
+            async with asyncio.timeout(10):
+                async for chunk in watch.aiter_bytes():
+                    frames += chunk
+            assert b"event: error" in frames and b"SHUTTING_DOWN" in frames
+            assert not in_flight.done()
+            await transaction.rollback()
+            await blocker.close()
+            response = await in_flight
+            assert response.status_code == 200, response.text
+        with pytest.raises(httpx.TransportError):
+            async with httpx.AsyncClient(timeout=2) as late:
+                await late.post(f"{base}/webhooks/alertmanager/ops", content=body, headers=auth)
         assert await asyncio.wait_for(process.wait(), 15) == 0
 
 
