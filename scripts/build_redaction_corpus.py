@@ -27,15 +27,14 @@ import argparse
 import json
 import random
 import re
+import re._constants as sre_constants  # type: ignore[import-not-found]
+import re._parser as sre_parse  # type: ignore[import-not-found]
 import subprocess
 import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import re._constants as sre_constants  # type: ignore[import-not-found]
-import re._parser as sre_parse  # type: ignore[import-not-found]
 
 SEED = 9
 
@@ -177,7 +176,7 @@ class Value:
 
 _TOKEN = re.compile(
     r'\s+|//[^\n]*|/\*.*?\*/|"(?:[^"\\\n]|\\.)*"|`[^`]*`|\.\.\.|[A-Za-z_][A-Za-z0-9_.]*|\d+|.',
-    re.S,
+    re.DOTALL,
 )
 
 

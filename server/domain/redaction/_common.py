@@ -1,0 +1,75 @@
+"""What every rule module shares: the marker, the rule row, the Luhn check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+MARKER_PREFIX = "[REDACTED:"
+
+
+def marker(kind: str) -> str:
+    return f"{MARKER_PREFIX}{kind}]"
+
+
+# Every rule that captures a secret refuses to start it at an existing marker,
+# which keeps a second pass from redacting "[REDACTED:password]" again.
+NM = r"(?!\[REDACTED:)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One row of a rule table: what to find, what kind it is, what it needs.
+
+    ``hints``: lower-case substrings one of which every match contains; the rule is
+    skipped when the text has none.  ``accept``: a last check on the secret span
+    (Luhn, entropy) that can keep a match as it is.  ``kind`` may be a function of
+    the match (the kind of a key word); it may also return None to keep the match.
+    """
+
+    name: str
+    pattern: re.Pattern[str]
+    kind: str | Callable[[re.Match[str]], str | None]
+    hints: tuple[str, ...] = ()
+    accept: Callable[[str], bool] | None = None
+    # Numbers, not names, of the "secret*" groups: replace() runs once per match
+    # and a text can hold a hundred thousand of them.
+    secret_groups: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        groups = tuple(
+            number for name, number in self.pattern.groupindex.items() if name.startswith("secret")
+        )
+        object.__setattr__(self, "secret_groups", groups)
+
+    def replace(self, match: re.Match[str]) -> str:
+        text = match.string
+        match_start, match_end = match.span()
+        start = end = -1
+        for group in self.secret_groups:
+            start, end = match.span(group)
+            if start != -1:
+                break
+        if start == -1:
+            start, end = match_start, match_end
+        if self.accept is not None and not self.accept(text[start:end]):
+            return text[match_start:match_end]
+        kind = self.kind if isinstance(self.kind, str) else self.kind(match)
+        if kind is None:
+            return text[match_start:match_end]
+        return text[match_start:start] + marker(kind) + text[end:match_end]
+
+
+# Luhn doubles every second digit from the right and subtracts 9 from a
+# two-digit result: the digit (as an ASCII code) each one becomes.
+_LUHN_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+
+
+def luhn_ok(digits: str) -> bool:
+    """The Luhn check of a string of ASCII digits (sums codes in C, not a loop)."""
+    if not (digits.isascii() and digits.isdigit()):
+        return False
+    codes = digits.encode("ascii")
+    total = sum(codes[-1::-2]) + sum(codes[-2::-2].translate(_LUHN_DOUBLED)) - 48 * len(codes)
+    return total % 10 == 0
