@@ -69,12 +69,13 @@ SAMPLE_FORMATS = (
     '{i}_TOKEN ?= "{s}"',
 )
 
-# Prose with no key word in it: the secret has to be found by its shape.
+# Prose: a sentence as an operator writes it, naming the service ({v}, the first
+# word of the rule id) and what the value is, the secret in the middle.
 PROSE = (
-    "rollout of checkout-api stalled; the job log printed {s} before it exited",
-    "paged at 03:12 UTC, on-call pasted {s} into the incident channel by mistake",
-    "canary 7 failed its smoke test, value {s} was rejected by the upstream",
-    "retrying the deploy hook with {s} after the 502 from the gateway",
+    "rollout of checkout-api stalled; the {v} token {s} was rejected, rotating it now",
+    "paged at 03:12 UTC, on-call pasted the {v} api key {s} into the incident channel",
+    "canary 7 failed its smoke test: {v} credentials {s} expired at 02:00",
+    "retrying the deploy hook with {v} secret {s} after the 502 from the gateway",
 )
 
 
@@ -373,23 +374,28 @@ def _rule_regexes(toml_text: str) -> dict[str, tuple[re.Pattern[str] | None, int
 
 
 def _secret_of(sample: Sample, regex: re.Pattern[str] | None, group: int) -> str:
-    """The secret of an example: what the generator put in, else what gitleaks'
-    own rule captures (its secretGroup, else its first group, else the match)."""
+    """The secret of an example: what gitleaks' own rule captures (its
+    secretGroup, else its first group, else the whole match) when that holds
+    every generated part; else what the generator put in."""
+    captured = ""
+    match = regex.search(sample.text) if regex is not None else None
+    if match is not None:
+        if group and match.group(group):
+            captured = match.group(group)
+        else:
+            groups = [g for g in match.groups() if g]
+            captured = groups[0] if groups else match.group(0)
+    if captured and all(part in captured for part in sample.parts):
+        return captured
     if sample.secret:
         return sample.secret
-    if sample.parts and len(sample.parts) == 1:
+    if len(sample.parts) == 1:
         return sample.parts[0]
-    if regex is None:
-        return ""
-    match = regex.search(sample.text)
-    if match is None:
-        return ""
-    if group and match.group(group):
-        return match.group(group)
-    for number in range(1, (regex.groups or 0) + 1):
-        if match.group(number):
-            return match.group(number)
-    return match.group(0)
+    return captured
+
+
+# Rules whose secret is "user:password": the user name is not the secret.
+_USER_PASSWORD_RULES = ("curl-auth-user", "sidekiq-secret", "sidekiq-sensitive-url")
 
 
 def _env_name(rule_id: str) -> str:
@@ -465,6 +471,10 @@ def build(checkout: Path, out: Path) -> None:
                         unknown_secret += 1
                         continue
                     parts = [p for p in sample.parts if len(p) >= 8 and p in secret] or [secret]
+                    if not sample.parts and "://" in secret:
+                        parts = [secret.rstrip("/").rsplit("/", 1)[-1]]
+                    if rule_id in _USER_PASSWORD_RULES and ":" in secret:
+                        parts = [secret.split(":", 1)[1].strip("\"'")]
                     turn = len(cases)
                     cases.append(
                         {
@@ -472,7 +482,7 @@ def build(checkout: Path, out: Path) -> None:
                             "secret": secret,
                             "parts": parts,
                             "native": sample.text,
-                            "prose": PROSE[turn % len(PROSE)].format(s=secret),
+                            "prose": PROSE[turn % len(PROSE)].format(s=secret, v=rule_id.split("-")[0]),
                             "json": json.dumps({"detail": secret, "step": "deploy"}),
                             "env": f"{_env_name(rule_id)}={secret}",
                         }

@@ -83,10 +83,12 @@ Bump :data:`REDACTION_VERSION` whenever a rule changes (SPEC section 6).
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Mapping
 
 from server.domain.redaction._common import Rule, marker
-from server.domain.redaction._encoded import base64_rule
+from server.domain.redaction._encoded import encoded_or_random_rule
 from server.domain.redaction._keys import is_sensitive_key, key_kind
 from server.domain.redaction._personal import CARD_RULES, EMAIL_RULE, PERSONAL_RULES
 from server.domain.redaction._structure import (
@@ -95,10 +97,11 @@ from server.domain.redaction._structure import (
     KEY_VALUE_RULE,
     NAME_VALUE_RULES,
     PRIVATE_KEY_RULE,
+    PROSE_RULE,
     STRUCTURE_RULES_CLI,
     URL_RULES,
 )
-from server.domain.redaction._tokens import RANDOM_RULE, SHAPED_RULES, TOKEN_RULE
+from server.domain.redaction._tokens import SHAPED_RULES, TOKEN_RULE, looks_random
 
 __all__ = [
     "REDACTION_VERSION",
@@ -145,20 +148,71 @@ _RULES: tuple[Rule, ...] = (
     *NAME_VALUE_RULES,
     KEY_VALUE_RULE,
     *STRUCTURE_RULES_CLI,
+    PROSE_RULE,
     EMAIL_RULE,
-    # Base64 before random strings, so that a wrapped private key is named as one.
-    base64_rule(_redact_decoded),
-    RANDOM_RULE,
+    # Base64 that decodes to a secret, else random-looking strings: one scan.
+    encoded_or_random_rule(_redact_decoded, looks_random),
     *PERSONAL_RULES,
     *CARD_RULES,
 )
+
+
+# Below this length a rule reads the whole text; above it, a single-line rule
+# with hints reads only the lines that hold one (most lines of a long alert text
+# hold none, and a regex that starts with a look-behind costs per character).
+_LINES_ONLY_FROM = 8192
+
+
+@functools.lru_cache(maxsize=64)
+def _hint_pattern(hints: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(map(re.escape, hints)), re.IGNORECASE)
+
+
+def _hinted_lines(rule: Rule, text: str) -> list[tuple[int, int]]:
+    """Start and end of every run of lines holding one of ``rule.hints``, merged."""
+    merged: list[tuple[int, int]] = []
+    position = 0
+    for found in _hint_pattern(rule.hints).finditer(text):
+        if found.start() < position:
+            continue  # on a line already taken
+        start = text.rfind("\n", 0, found.start()) + 1
+        end = text.find("\n", found.end())
+        end = len(text) if end == -1 else end
+        if merged and start <= merged[-1][1] + 1:
+            merged[-1] = (merged[-1][0], end)
+        else:
+            merged.append((start, end))
+        position = end
+    return merged
+
+
+def _sub_in_lines(rule: Rule, text: str) -> tuple[str, int]:
+    spans = _hinted_lines(rule, text)
+    pieces: list[str] = []
+    total = 0
+    done = 0
+    for start, end in spans:
+        replaced, count = rule.pattern.subn(rule.replace, text[start:end])
+        if count:
+            pieces.append(text[done:start])
+            pieces.append(replaced)
+            done = end
+            total += count
+    if not total:
+        return text, 0
+    pieces.append(text[done:])
+    return "".join(pieces), total
 
 
 def redact_text(text: str) -> str:
     """Replace every secret found in ``text`` with ``[REDACTED:<kind>]``."""
     if not text:
         return text
+    # Hints are looked up in the text as it came: a replacement only takes a
+    # secret out and puts a marker in, and no rule starts at a marker, so a hint
+    # that appears only afterwards could not lead to a match.
     lowered = text.lower()
+    long_text = len(text) >= _LINES_ONLY_FROM
     for rule in _RULES:
         # A plain loop, not any(<generator>): most strings are short and most
         # rules are skipped, so this check is most of the cost of a call.
@@ -168,9 +222,10 @@ def redact_text(text: str) -> str:
                     break
             else:
                 continue
-        text, count = rule.pattern.subn(rule.replace, text)
-        if count:
-            lowered = text.lower()
+            if long_text and rule.single_line:
+                text = _sub_in_lines(rule, text)[0]
+                continue
+        text = rule.pattern.subn(rule.replace, text)[0]
     return text
 
 

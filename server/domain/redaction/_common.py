@@ -33,6 +33,12 @@ class Rule:
     kind: str | Callable[[re.Match[str]], str | None]
     hints: tuple[str, ...] = ()
     accept: Callable[[str], bool] | None = None
+    # What a match whose kind is None becomes (default: itself).  The key/value
+    # rule uses it to look inside a value it consumed ("config.ini": "X_TOKEN=...").
+    fallback: Callable[[re.Match[str]], str] | None = None
+    # Every match lies within one line, so on a long text the rule only needs to
+    # read the lines that hold a hint (see redact_text).
+    single_line: bool = True
     # Numbers, not names, of the "secret*" groups: replace() runs once per match
     # and a text can hold a hundred thousand of them.
     secret_groups: tuple[int, ...] = field(init=False)
@@ -57,6 +63,8 @@ class Rule:
             return text[match_start:match_end]
         kind = self.kind if isinstance(self.kind, str) else self.kind(match)
         if kind is None:
+            if self.fallback is not None:
+                return self.fallback(match)
             return text[match_start:match_end]
         return text[match_start:start] + marker(kind) + text[end:match_end]
 

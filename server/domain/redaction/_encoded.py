@@ -27,29 +27,47 @@ def _printable(text: str) -> bool:
     return all(c.isprintable() or c in "\r\n\t" for c in text)
 
 
-def base64_rule(redact: Callable[[str], str]) -> Rule:
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
+
+
+def encoded_or_random_rule(
+    redact: Callable[[str], str], looks_random: Callable[[str], bool]
+) -> Rule:
+    """One scan for the two rules that read long runs of letters and digits: base64
+    that decodes to a secret (named after what it holds), else a random-looking
+    string (``secret``)."""
+
     def kind(match: re.Match[str]) -> str | None:
         run = match.group(0)
-        if len(run) > _MAX_DECODED_RUN:
-            return None
-        try:
-            raw = base64.b64decode(run + "=" * (-len(run) % 4), validate=True)
-            text = raw.decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            return None
-        if not _printable(text):
-            return None
-        found = _MARKER_KIND.search(redact(text))
-        if found:
-            return found.group(1)
-        if _USER_PASSWORD.fullmatch(text) or '"auths"' in text:
-            return "credentials"
-        return None
+        if _BASE64_RUN.fullmatch(run):
+            found = decoded_kind(run, redact)
+            if found is not None:
+                return found
+        return "secret" if looks_random(run) else None
 
     return Rule(
-        "base64",
+        "encoded_or_random",
         # Starts with its first character and looks behind it afterwards, so that
-        # the scan skips non-candidates in C.
-        re.compile(r"[A-Za-z0-9+/](?<![\w+/=\-][A-Za-z0-9+/])[A-Za-z0-9+/]{15,}+={0,2}(?![\w+/=\-])"),
+        # the scan skips non-candidates in C.  A run followed by ".x" or "~x" is
+        # part of a host name or a longer token and is left alone.
+        re.compile(r"[A-Za-z0-9+/](?<![\w+/=.~\-][A-Za-z0-9+/])[\w+/\-]{13,}+=*+(?![.~][\w])"),
         kind,
     )
+
+
+def decoded_kind(run: str, redact: Callable[[str], str]) -> str | None:
+    """The kind of the first secret in base64 ``run`` decoded, if it is text."""
+    if len(run) > _MAX_DECODED_RUN:
+        return None
+    try:
+        text = base64.b64decode(run + "=" * (-len(run) % 4), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return None
+    if not _printable(text):
+        return None
+    found = _MARKER_KIND.search(redact(text))
+    if found:
+        return found.group(1)
+    if _USER_PASSWORD.fullmatch(text) or '"auths"' in text:
+        return "credentials"
+    return None

@@ -73,6 +73,15 @@ _KEY_SUFFIX_KINDS: tuple[tuple[str, str], ...] = (
     ("creds", "credentials"),
     ("cardnumber", "card_number"),
     ("cvv", "card_number"),
+    # Ids that gitleaks counts as credentials: OAuth client ids, access key ids
+    # (AWS, Alibaba, Sumo Logic), webhook URLs (the URL is the credential),
+    # "user:password" for curl --user.
+    ("accesskeyid", "access_key"),
+    ("accessid", "access_key"),
+    ("clientid", "client_id"),
+    ("webhookurl", "webhook"),
+    ("webhook", "webhook"),
+    ("authuser", "credentials"),
     # Sidekiq Enterprise/Pro gem credentials: BUNDLE_ENTERPRISE__CONTRIBSYS__COM=user:pass.
     ("contribsyscom", "credentials"),
 )
@@ -166,6 +175,14 @@ def _compact_kind(compact: str) -> str | None:
 
 def key_kind(key: str) -> str | None:
     """The redaction kind for a sensitive key name, or None for an ordinary one."""
+    if len(key) <= 64:
+        return _short_key_kind(key)
+    return _compact_kind(compact_key(key))
+
+
+@functools.lru_cache(maxsize=8192)
+def _short_key_kind(key: str) -> str | None:
+    # Texts repeat their keys (alertname=, severity:, "labels":): one lookup each.
     return _compact_kind(compact_key(key))
 
 

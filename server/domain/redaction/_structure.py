@@ -57,10 +57,42 @@ def _previous_word(text: str, start: int) -> str:
     return match.group(1) if match else ""
 
 
+# Names ending in "key" that are not credentials (a bare "...key" is one only when
+# its value looks like one, see _key_value_kind).
+_ORDINARY_KEY_NAMES = (
+    "groupkey", "dedupkey", "cachekey", "idempotencykey", "partitionkey", "sortkey",
+    "primarykey", "foreignkey", "objectkey", "s3key", "hotkey", "monkey", "turkey",
+    "publickey", "pubkey", "keykey", "routekey", "messagekey", "lookupkey", "hashkey",
+    "rangekey", "indexkey", "shardkey", "bucketkey", "sequencekey", "schemakey",
+)
+_USER_PASSWORD_PAIR = re.compile(r"[^:/\s@]{3,64}:(?![0-9]+$)[^:/\s@]{8,128}")
+_CREDENTIAL_VALUE = re.compile(r"(?=[^\s]*[0-9])(?=[^\s]*[A-Za-z])[\w\-+/=.~]{16,}")
+
+
+def _value_of(match: re.Match[str]) -> str:
+    for group in ("secret_dq", "secret_sq", "secret_bt", "secret_eq", "secret_bare"):
+        value = match.group(group)
+        if value is not None:
+            return value
+    return ""
+
+
 def _key_value_kind(match: re.Match[str]) -> str | None:
     key = match.group("key")
     kind = key_kind(key)
     if kind is None:
+        compact = compact_key(key)
+        if (
+            compact.endswith("key")
+            and compact != "key"
+            and not compact.endswith(_ORDINARY_KEY_NAMES)
+            and _CREDENTIAL_VALUE.fullmatch(_value_of(match))
+        ):
+            return "api_key"  # HEROKU_KEY = "<uuid>", const hubspotKey = "..."
+        if compact.endswith(("url", "uri")) and _USER_PASSWORD_PAIR.fullmatch(_value_of(match)):
+            return "credentials"  # GEMS_URL=user:password (not host:port)
+    if kind is None and key.lower() in ("key", "keys"):
+        # "Secret Key: ...", "API key: ...", "Access Key ID ..."
         previous = _previous_word(match.string, match.start())
         kind = key_kind(previous + key) if previous else None
     if kind is None or compact_key(key).endswith("authorization"):
@@ -70,14 +102,32 @@ def _key_value_kind(match: re.Match[str]) -> str | None:
     return kind
 
 
+def _inside_value(match: re.Match[str]) -> str:
+    """An ordinary key's quoted value may hold key=value text of its own
+    ("config.ini": "DB_TOKEN=...\\nX=1"): scan the value again with this rule."""
+    text = match.string
+    for group in ("secret_dq", "secret_sq", "secret_bt", "secret_eq", "secret_block"):
+        start, end = match.span(group)
+        if start != -1:
+            value = text[start:end]
+            if "=" in value or ":" in value:
+                inner = KEY_VALUE_RULE.pattern.sub(KEY_VALUE_RULE.replace, value)
+                return text[match.start() : start] + inner + text[end : match.end()]
+            break
+    return text[match.start() : match.end()]
+
+
 KEY_VALUE_RULE = Rule(
     "key_value",
     re.compile(
-        r"(?P<key>[A-Za-z_\-](?<![\w.\-$][A-Za-z_\-])[\w.\-]{0,127}+)" + _OPERATOR + _VALUE
+        r"(?P<key>[A-Za-z_\-](?<![\w.\-][A-Za-z_\-])[\w.\-]{0,127}+)" + _OPERATOR + _VALUE
     ),
     _key_value_kind,
     hints=("pass", "pw", "secret", "token", "key", "auth", "cookie", "session", "cred",
-           "email", "ip", "card", "cvv", "contribsys", "connectionstring"),
+           "email", "ip", "card", "cvv", "contribsys", "connectionstring", "access",
+           "client", "webhook", "url", "uri"),
+    fallback=_inside_value,
+    single_line=False,  # YAML block scalars continue on the lines below
 )
 
 # --password hunter2, -password hunter2 (the "=" form is KEY_VALUE_RULE's).
@@ -143,6 +193,7 @@ NAME_VALUE_RULES: tuple[Rule, ...] = (
         ),
         _named_kind,
         hints=("value",),
+        single_line=False,
     ),
     # Kubernetes env in YAML: "- name: DB_PASSWORD" then "value: ...".
     Rule(
@@ -153,6 +204,7 @@ NAME_VALUE_RULES: tuple[Rule, ...] = (
         ),
         _named_kind,
         hints=("value:",),
+        single_line=False,
     ),
     # <add key="Password" value="..."/> (NuGet), <entry name="apiToken" value="..."/>.
     Rule(
@@ -163,6 +215,7 @@ NAME_VALUE_RULES: tuple[Rule, ...] = (
         ),
         _named_kind,
         hints=("value=",),
+        single_line=False,
     ),
     # <password>...</password>, <apiToken>\n  ...\n</apiToken>.
     Rule(
@@ -173,6 +226,7 @@ NAME_VALUE_RULES: tuple[Rule, ...] = (
         ),
         _named_kind,
         hints=("</",),
+        single_line=False,
     ),
 )
 
@@ -338,6 +392,7 @@ PRIVATE_KEY_RULE = Rule(
     ),
     "private_key",
     hints=("private key",),
+    single_line=False,
 )
 
 AWS_RULES: tuple[Rule, ...] = (
@@ -371,3 +426,43 @@ AWS_RULES: tuple[Rule, ...] = (
 )
 
 STRUCTURE_RULES_CLI = _cli_rules()
+
+# ---------------------------------------------------------------------------
+# Prose
+# ---------------------------------------------------------------------------
+
+
+def _prose_value_ok(value: str) -> bool:
+    """A value after a secret word in a sentence: a digit in it, not a plain word,
+    number, duration or date ("token 4821", "password reset", "secret rotation")."""
+    _, colon, password = value.partition(":")
+    if colon and len(password) >= 4 and "/" not in value or value.endswith(":"):
+        return True  # user:password
+    if not any(c.isdigit() for c in value):
+        return False
+    if value.isdigit():
+        return len(value) >= 12
+    return not _PROSE_ORDINARY.fullmatch(value)
+
+
+_PROSE_ORDINARY = re.compile(
+    r"[0-9.,:]+(?:ms|s|m|h|d|%|x)?|[0-9]{4}-[0-9]{2}-[0-9]{2}(?:T[\w:.+\-]*)?|v?[0-9]+(?:\.[0-9]+)+"
+)
+
+PROSE_RULE = Rule(
+    # "the heroku token 5f1c...", "api key: abc123...", "credentials u:p expired":
+    # a secret word, then (perhaps "is" / "was" / ":" / "=") a value with a digit.
+    # Plain "key" is not such a word (cache key, idempotency key, key 3).
+    "prose_secret",
+    re.compile(
+        r"[AaCcPpSsTt\u017f](?<![A-Za-z0-9_\-.][A-Za-z\u017f])"
+        r"(?i:(?<=t)okens?|(?<=p)assw(?:or)?ds?|(?<=p)assphrase|(?<=s)ecrets?"
+        r"|(?<=c)redentials?|(?<=a)pi[ _\-]?keys?|(?<=a)ccess[ _\-]?keys?"
+        r"|(?<=s)ecret[ _\-]?keys?|(?<=p)rivate[ _\-]?keys?)"
+        r"[ \t]++(?:(?i:is|was|of|=|:)[ \t]++)?[\"']?" + NM
+        + r"(?P<secret>[^\s\"'<>,;()\[\]]{8,256}(?<![.:]))(?![^\s\"'<>,;()\[\]])"
+    ),
+    "secret",
+    hints=("token", "pass", "secret", "credential", "key"),
+    accept=_prose_value_ok,
+)

@@ -65,11 +65,13 @@ _FAMILIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     # Twilio API key SIDs ("SK" + 32 hex).  Account SIDs ("AC...") are identifiers.
     ("twilio_key", ("SK",), r"[0-9a-fA-F]{32}(?![0-9A-Za-z])"),
     # SendGrid: "SG." + key id + "." + secret; Brevo (Sendinblue) API/SMTP keys.
-    ("sendgrid_key", ("SG.",), r"[\w\-]{16,}+\.[\w\-]{16,}+"),
+    ("sendgrid_key", ("SG.",), r"[\w\-]{16,}+\.[\w\-]{16,}+|[\w\-=.]{60,}+"),
     ("sendinblue_key", ("xkeysib-", "xsmtpsib-"), r"[a-f0-9]{64}-[A-Za-z0-9]{16}"),
     # JWT: base64url of '{"' is "eyJ"; header.payload.signature (an unsigned JWT
     # has an empty signature and still leaks its claims).
     ("jwt", ("eyJ",), r"[\w\-]{4,}+\.[\w\-]{4,}+\.[\w\-]*+"),
+    # ... and what gitleaks takes for one: two "ey" parts of 17+ characters.
+    ("jwt", ("ey",), r"[A-Za-z0-9]{15,}+\.ey[\w\-/\\]{15,}+(?:\.[\w\-/\\=]*+)?"),
     # Grafana: legacy API keys (base64 of '{"k":"'), cloud and service-account tokens.
     ("grafana_token", ("eyJrIjoi",), r"[A-Za-z0-9]{50,}+={0,3}"),
     ("grafana_token", ("glc_",), r"[A-Za-z0-9+/]{32,}+={0,3}"),
@@ -314,6 +316,9 @@ _PUBLIC_PREFIXES = ("eJ", "pk_live_", "pk_test_")
 _HEXISH = frozenset("0123456789abcdefABCDEF-_")
 _ULID = re.compile(r"[0-7][0-9A-HJKMNP-TV-Z]{25}")
 _SEPARATORS = re.compile(r"[\-_./+]")
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+_LOWER_RUN = re.compile(r"[a-z]{5}")
+_PREFIXED_HEX = re.compile(r"[A-Za-z]{1,4}[_\-]?(?:[0-9a-f\-]{16,}|[0-9A-F\-]{16,})")
 
 
 def _entropy(text: str) -> float:
@@ -343,36 +348,35 @@ def looks_random(run: str) -> bool:
     (pod and host names, metric names, paths, versions).
     """
     run = run.rstrip("=")
-    if len(run) < 16 or set(run) <= _HEXISH or run.startswith(_PUBLIC_PREFIXES):
+    if len(run) < 14 or run.startswith(_PUBLIC_PREFIXES):
         return False
-    digits = sum(c.isdigit() for c in run)
-    if digits < 2 or digits == len(run):
+    has_upper = run != run.lower()
+    has_lower = run != run.upper()
+    if set(run) <= _HEXISH and not (has_upper and has_lower):
+        return False  # hex in one case: SHAs, trace ids, digests, UUIDs
+    if _PREFIXED_HEX.fullmatch(run):
+        return False  # an id with a type prefix: Twilio "AC<hex>", "evt_<hex>"
+    digits = len(run) - len(run.translate(_DROP_DIGITS))
+    if digits < 2 or not (has_upper or has_lower):
         return False
-    has_upper = not run.islower()
-    has_lower = not run.isupper()
     if has_upper and has_lower:
-        # Mixed case (base64 and friends): long, few separators, high entropy.
+        # Mixed case (base64 and friends): few separators, high entropy; a short
+        # one also no run of 5 lower-case letters (CamelCase words have them).
         separators = len(_SEPARATORS.findall(run))
-        return len(run) >= 20 and separators * 6 <= len(run) and _entropy(run) >= 3.8
+        if separators * 8 > len(run):
+            return False
+        if len(run) >= 20:
+            return _entropy(run) >= 3.8
+        return len(run) >= 14 and not _LOWER_RUN.search(run) and _entropy(run) >= 3.4
     if _ULID.fullmatch(run):
         return False
     # One case only: one part without separators must look random on its own.
     part = max(_SEPARATORS.split(run), key=len)
     if len(part) < 16 or set(part) <= _HEXISH:
         return False
-    part_digits = sum(c.isdigit() for c in part)
+    part_digits = len(part) - len(part.translate(_DROP_DIGITS))
     return (
         3 <= part_digits <= len(part) - 3
-        and _class_changes(part) >= 5
+        and _class_changes(part) >= (4 if len(part) >= 24 else 5)
         and _entropy(part) >= 3.3
     )
-
-
-RANDOM_RULE = Rule(
-    "random_string",
-    # Starts with its first character, then looks behind it (see the card rules):
-    # the scan skips non-candidates in C.
-    re.compile(r"[A-Za-z0-9](?<![\w+/=.~\-][A-Za-z0-9])[\w+/\-]{15,}+=*+(?![.~][\w])"),
-    "secret",
-    accept=looks_random,
-)
