@@ -1,9 +1,12 @@
 """Event SQL: writing events in commit order, and reading them back.
 
-How a write keeps cursor order equal to commit order: see the comment on
-event_cursor in migrations/0001_events_and_runs.sql. In short, a writer takes
-its cursors by updating the single event_cursor row as the last step before
-COMMIT and holds that row lock until it commits.
+How a write keeps cursor order equal to commit order: a writer takes its
+cursors by updating the single event_cursor row and holds that row lock until
+it commits (migrations/0001_events_and_runs.sql), so the next writer's
+cursors come after it has committed. The whole write is ONE call of the
+server-side function record_events() (migrations/0004_one_round_trip_writes.sql),
+so the lock is held for the INSERT and the COMMIT only, never across a round
+trip to this process: that one row is no longer the bottleneck of ingest.
 """
 
 from __future__ import annotations
@@ -60,10 +63,12 @@ class Column:
     name: str
     # Its PostgreSQL type.
     pg_type: str
-    # Its value for a new event, sent in the INSERT's batch; None for a column
-    # the INSERT sets itself (`computed`).
+    # Its value for a new event, sent to record_events() as the array
+    # `in_<name>`; None for a column the function sets itself (`computed`).
     write: Callable[[NewEvent], Any] | None = None
-    # The INSERT's SQL for a column that no event gives; `b` is the batch row.
+    # record_events()'s SQL for a column that no event gives (`b` is the
+    # batch row), as migrations/0004_one_round_trip_writes.sql spells it:
+    # tests/storage/test_columns.py holds the two together.
     computed: str = ""
     # The StoredEvent field of the same name, from the stored value; None for
     # a column that is written but not read back.
@@ -75,8 +80,8 @@ class Column:
 
     @property
     def batch_type(self) -> str:
-        """The element type of its unnest array: jsonb travels as text and is
-        cast in the INSERT's SELECT."""
+        """The element type of its array: jsonb travels as text and is cast
+        in record_events()'s INSERT."""
         return "text" if self.pg_type == "jsonb" else self.pg_type
 
     def batch_values(self, events: Sequence[NewEvent]) -> list[Any]:
@@ -90,10 +95,15 @@ class Column:
 
     @property
     def insert_value(self) -> str:
-        """Its expression in the INSERT's SELECT."""
+        """Its expression in record_events()'s INSERT."""
         if self.computed:
             return self.computed
         return f"b.{self.name}::jsonb" if self.pg_type == "jsonb" else f"b.{self.name}"
+
+    @property
+    def parameter(self) -> str:
+        """Its array parameter of record_events()."""
+        return f"in_{self.name}"
 
 
 def _field(name: str, pg_type: str) -> Column:
@@ -116,18 +126,18 @@ def _has_ref_of(system: str) -> Callable[[NewEvent], bool]:
     return has_ref
 
 
-# A statement of its own, run after the cursor lock was granted, so its
+# In a statement of its own, run after the cursor lock was granted, so its
 # snapshot holds every event committed before it: "earlier" is exact.
 _IS_DUPLICATE = """b.repeated_in_batch OR EXISTS (
-        SELECT 1 FROM events e
-        WHERE e.project_id = b.project_id
-          AND e.provider_event_id = b.provider_event_id
-          AND e.stage = b.stage)"""
+            SELECT 1 FROM events d
+            WHERE d.project_id = b.project_id
+              AND d.provider_event_id = b.provider_event_id
+              AND d.stage = b.stage)"""
 
 COLUMNS: tuple[Column, ...] = (
     _field("id", "uuid"),
-    # $1 is the first of the cursors taken for the batch (_TAKE_CURSORS).
-    Column("cursor", "bigint", computed="$1 + b.ord - 1"),
+    # first_cursor: the first of the cursors taken for the batch.
+    Column("cursor", "bigint", computed="first_cursor + b.ord - 1"),
     _field("project_id", "text"),
     _field("channel_type", "text"),
     _field("provider", "text"),
@@ -169,68 +179,51 @@ _READERS = tuple((c.name, c.read) for c in COLUMNS if c.read is not None)
 _SELECT_EVENTS = f"SELECT {', '.join(name for name, _ in _READERS)} FROM events"
 
 
-# Taken as late as possible and held until COMMIT: cursor order is commit order.
-# The NOTIFY is queued here too and sent by PostgreSQL at commit, in commit order.
-_TAKE_CURSORS = """
-WITH taken AS (
-    UPDATE event_cursor SET last_cursor = last_cursor + $1 RETURNING last_cursor
+# The write, one statement and one round trip, run outside any transaction
+# of ours (or as the first statement of one that must hold more: heartbeats).
+# Parameters by name, so that a column added to COLUMNS but not to the
+# function fails on the first call, loudly.
+_BODY_PARAMETERS = ("in_body_id", "in_body_project_id", "in_body_provider", "in_body_fields")
+_ARGUMENTS = ", ".join(
+    [f"{name} => ${n}" for n, name in enumerate(_BODY_PARAMETERS, start=1)]
+    + [
+        f"{c.parameter} => ${n}::{c.batch_type}[]"
+        for n, c in enumerate(_SENT, start=len(_BODY_PARAMETERS) + 1)
+    ]
+    + [f"in_repeated_in_batch => ${len(_BODY_PARAMETERS) + len(_SENT) + 1}::bool[]"]
 )
-SELECT last_cursor, pg_notify($2, last_cursor::text) FROM taken
-"""
-
-# $1: the first cursor; $2..: one array per sent column; last: repeated_in_batch
-# (an earlier event of the same batch has the same duplicate key).
-_BATCH_ARRAYS = ", ".join(
-    [f"${n}::{c.batch_type}[]" for n, c in enumerate(_SENT, start=2)]
-    + [f"${len(_SENT) + 2}::bool[]"]
-)
-_BATCH_NAMES = ", ".join([c.name for c in _SENT] + ["repeated_in_batch", "ord"])
-_INSERTED_NAMES = ", ".join(c.name for c in COLUMNS)
-_INSERTED_VALUES = ",\n    ".join(c.insert_value for c in COLUMNS)
-
-_INSERT = f"""
-WITH batch AS (
-    SELECT * FROM unnest({_BATCH_ARRAYS})
-    WITH ORDINALITY AS b({_BATCH_NAMES})
-)
-INSERT INTO events ({_INSERTED_NAMES})
-SELECT
-    {_INSERTED_VALUES}
-FROM batch b
-ORDER BY b.ord
-RETURNING id, provider_event_id, cursor, is_duplicate
-"""
+_RECORD_EVENTS = f"SELECT id, provider_event_id, cursor, is_duplicate FROM record_events({_ARGUMENTS})"
 
 
-async def insert_source_body(connection: asyncpg.Connection, body: SourceBody) -> None:
-    """Stores a webhook body's shared fields, once, before its events."""
-    await connection.execute(
-        "INSERT INTO source_bodies (id, project_id, provider, fields) VALUES ($1, $2, $3, $4)",
-        body.id,
-        body.project_id,
-        body.provider,
-        body.fields,
-    )
-
-
-async def insert_events(connection: asyncpg.Connection, events: Sequence[NewEvent]) -> list[Recorded]:
-    """Stores events in the caller's transaction, which should commit soon after:
-    from here to its COMMIT every other writer waits for the cursor lock."""
-    if not events:
-        return []
+def _repeated_in_batch(events: Sequence[NewEvent]) -> list[bool]:
+    """Per event: an earlier event of the same batch has its duplicate key."""
     seen: set[tuple[str, str, str]] = set()
     repeated: list[bool] = []
     for event in events:
         key = (event.project_id, event.provider_event_id, event.stage)
         repeated.append(key in seen)
         seen.add(key)
+    return repeated
 
-    top = await connection.fetchval(_TAKE_CURSORS, len(events), NOTIFY_CHANNEL)
+
+async def insert_events(
+    connection: asyncpg.Connection, events: Sequence[NewEvent], body: SourceBody | None = None
+) -> list[Recorded]:
+    """Stores events, and the webhook body they came in, all or nothing, in one
+    round trip. Outside a transaction this commits at once; inside one, every
+    other writer waits for the cursor lock until that transaction ends."""
+    if not events and body is None:
+        return []
+    body_arguments = (
+        (body.id, body.project_id, body.provider, json.dumps(body.fields))
+        if body is not None
+        else (None, None, None, None)
+    )
     rows = await connection.fetch(
-        _INSERT,
-        top - len(events) + 1,
+        _RECORD_EVENTS,
+        *body_arguments,
         *(column.batch_values(events) for column in _SENT),
-        repeated,
+        _repeated_in_batch(events),
     )
     return [
         Recorded(

@@ -51,12 +51,10 @@ class Store:
     async def record_events(
         self, new_events: Sequence[NewEvent], body: SourceBody | None = None
     ) -> list[Recorded]:
-        """All of them or none, with the webhook body they came in, if any
-        (stored first: the cursor lock is taken as late as possible)."""
-        async with self.connection() as connection, connection.transaction():
-            if body is not None:
-                await events.insert_source_body(connection, body)
-            return await events.insert_events(connection, new_events)
+        """All of them or none, with the webhook body they came in, if any:
+        one statement, committed on its own (no BEGIN/COMMIT round trips)."""
+        async with self.connection() as connection:
+            return await events.insert_events(connection, new_events, body)
 
     async def record_run(self, run: RunInput) -> Run:
         async with self.connection() as connection, connection.transaction():
@@ -66,8 +64,9 @@ class Store:
         self, new_events: Sequence[NewEvent], new_runs: Sequence[RunInput]
     ) -> tuple[list[Recorded], list[Run]]:
         """Events and the runs linked to them, in one transaction. The runs must
-        follow the events they link to, so this holds the cursor lock a little
-        longer than record_events: fine for heartbeats, which are rare."""
+        follow the events they link to, so this holds the cursor lock across
+        the runs' round trips, unlike record_events: fine for heartbeats,
+        which are rare (two events a call, a few calls an hour)."""
         async with self.connection() as connection, connection.transaction():
             recorded = await events.insert_events(connection, new_events)
             stored_runs = [await runs.upsert_run(connection, run) for run in new_runs]

@@ -84,31 +84,64 @@ def test_every_events_column_is_declared_once_with_its_migrated_type() -> None:
     assert declared == _migrated_event_columns()
 
 
-def test_the_insert_names_every_column_once_and_sends_each_written_one() -> None:
-    inserted = _parenthesised_after(events._INSERT, "INSERT INTO events (")
-    assert inserted == [c.name for c in COLUMNS]
-    aliases = _parenthesised_after(events._INSERT, "WITH ORDINALITY AS b(")
+_WRITE_MIGRATION = MIGRATIONS_DIR / "0004_one_round_trip_writes.sql"
+
+
+def _squeezed(sql: str) -> str:
+    return " ".join(sql.split())
+
+
+def _record_events_parameters() -> list[tuple[str, str]]:
+    """(name, type) of each parameter of record_events(), as the migration declares them."""
+    sql = _WRITE_MIGRATION.read_text()
+    declared = sql[sql.index("CREATE FUNCTION record_events(") :]
+    declared = declared[len("CREATE FUNCTION record_events(") : declared.index("\n) RETURNS")]
+    return [tuple(line.strip().rstrip(",").split(" ", 1)) for line in declared.splitlines() if line.strip()]  # type: ignore[misc]
+
+
+def test_record_events_takes_one_array_per_sent_column_in_order() -> None:
+    parameters = _record_events_parameters()
+    assert parameters[:4] == [
+        ("in_body_id", "uuid"),
+        ("in_body_project_id", "text"),
+        ("in_body_provider", "text"),
+        ("in_body_fields", "text"),
+    ]
+    sent = [(c.parameter, _MIGRATION_TYPE.get(c.batch_type, c.batch_type) + "[]") for c in events._SENT]
+    assert parameters[4:] == sent + [("in_repeated_in_batch", "boolean[]")]
+
+
+def test_record_events_unnests_every_array_and_inserts_every_column_once() -> None:
+    sql = _WRITE_MIGRATION.read_text()
+    arrays = _parenthesised_after(sql, "SELECT * FROM unnest(")
+    assert arrays == [c.parameter for c in events._SENT] + ["in_repeated_in_batch"]
+    aliases = _parenthesised_after(sql, "WITH ORDINALITY AS b(")
     assert aliases == [c.name for c in events._SENT] + ["repeated_in_batch", "ord"]
-    arrays = _parenthesised_after(events._INSERT, "unnest(")
-    assert arrays == [
-        f"${n}::{c.batch_type}[]" for n, c in enumerate(events._SENT, start=2)
-    ] + [f"${len(events._SENT) + 2}::bool[]"]
+    inserted = _parenthesised_after(sql, "INSERT INTO events AS e (")
+    assert sorted(inserted) == sorted(c.name for c in COLUMNS)
+    assert len(inserted) == len(set(inserted))
 
 
-def test_the_insert_placeholders_are_the_first_cursor_one_array_a_column_and_repeated() -> None:
-    placeholders = sorted(int(n) for n in re.findall(r"\$(\d+)", events._INSERT))
-    # $1, the first cursor, once in the cursor column; then each array once.
-    assert placeholders == list(range(1, len(events._SENT) + 3))
+def test_record_events_computes_what_the_declarations_say_it_does() -> None:
+    sql = _squeezed(_WRITE_MIGRATION.read_text())
+    for column in COLUMNS:
+        assert _squeezed(column.insert_value) in sql, column.name
     assert len(events._SENT) == sum(1 for c in COLUMNS if not c.computed)
 
 
-def test_the_insert_keeps_what_the_statement_itself_decides() -> None:
-    sql = events._INSERT
-    assert "$1 + b.ord - 1" in sql
-    assert "b.repeated_in_batch OR EXISTS (" in sql
-    assert "clock_timestamp()" in sql
-    assert "b.source_refs::jsonb" in sql and "b.source_envelope::jsonb" in sql
-    assert sql.rstrip().endswith("RETURNING id, provider_event_id, cursor, is_duplicate")
+def test_the_call_names_every_parameter_once() -> None:
+    call = events._RECORD_EVENTS
+    named = re.findall(r"(in_[a-z_0-9]+) => \$(\d+)", call)
+    assert [name for name, _ in named] == [name for name, _ in _record_events_parameters()]
+    assert [int(n) for _, n in named] == list(range(1, len(named) + 1))
+
+
+def test_record_events_takes_the_lock_before_the_statement_that_checks_duplicates() -> None:
+    # The duplicate check's snapshot must come after the lock (see the migration).
+    sql = _WRITE_MIGRATION.read_text()
+    body = sql[sql.index("BEGIN\n") :]
+    assert body.index("UPDATE event_cursor") < body.index("RETURN QUERY") < body.index("EXISTS (")
+    assert "LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan" in sql
 
 
 def test_the_select_list_is_every_stored_event_field_but_the_source_body() -> None:
