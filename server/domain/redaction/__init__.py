@@ -83,8 +83,8 @@ Bump :data:`REDACTION_VERSION` whenever a rule changes (SPEC section 6).
 
 from __future__ import annotations
 
-import functools
-import re
+import bisect
+import itertools
 from collections.abc import Mapping
 
 from server.domain.redaction._common import Rule, marker
@@ -100,6 +100,7 @@ from server.domain.redaction._structure import (
     PROSE_RULE,
     STRUCTURE_RULES_CLI,
     URL_RULES,
+    YAML_BLOCK_RULE,
 )
 from server.domain.redaction._tokens import SHAPED_RULES, TOKEN_RULE, looks_random
 
@@ -129,8 +130,12 @@ def _redact_decoded(text: str) -> str:
 
 _RULES: tuple[Rule, ...] = (
     # PEM private keys first: their base64 body would otherwise feed the token
-    # rules piecemeal.
+    # rules piecemeal.  Then the other rules whose matches span lines (name/value
+    # objects, XML, YAML blocks): the rules after them keep every line as it is,
+    # which lets a long text be read line by line (_redact_long).
     PRIVATE_KEY_RULE,
+    *NAME_VALUE_RULES,
+    YAML_BLOCK_RULE,
     # URLs before tokens and key/value: the user and host of a URL stay.
     _URL_PASSWORD,
     _URL_TOKEN,
@@ -145,7 +150,6 @@ _RULES: tuple[Rule, ...] = (
     *SHAPED_RULES,
     *HEADER_RULES,
     _URL_QUERY,
-    *NAME_VALUE_RULES,
     KEY_VALUE_RULE,
     *STRUCTURE_RULES_CLI,
     PROSE_RULE,
@@ -163,56 +167,63 @@ _RULES: tuple[Rule, ...] = (
 _LINES_ONLY_FROM = 8192
 
 
-@functools.lru_cache(maxsize=64)
-def _hint_pattern(hints: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile("|".join(map(re.escape, hints)), re.IGNORECASE)
+def _hinted_line_numbers(hints: tuple[str, ...], lowered: str, starts: list[int]) -> list[int]:
+    """The numbers of the lines of ``lowered`` that hold one of ``hints``
+    (``starts``: where each line starts)."""
+    found: set[int] = set()
+    for hint in hints:
+        position = lowered.find(hint)
+        while position != -1:
+            line = bisect.bisect_right(starts, position) - 1
+            found.add(line)
+            end = lowered.find("\n", position)
+            if end == -1:
+                break
+            position = lowered.find(hint, end)
+    return sorted(found)
 
 
-def _hinted_lines(rule: Rule, text: str) -> list[tuple[int, int]]:
-    """Start and end of every run of lines holding one of ``rule.hints``, merged."""
-    merged: list[tuple[int, int]] = []
-    position = 0
-    for found in _hint_pattern(rule.hints).finditer(text):
-        if found.start() < position:
-            continue  # on a line already taken
-        start = text.rfind("\n", 0, found.start()) + 1
-        end = text.find("\n", found.end())
-        end = len(text) if end == -1 else end
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], end)
-        else:
-            merged.append((start, end))
-        position = end
-    return merged
-
-
-def _sub_in_lines(rule: Rule, text: str) -> tuple[str, int]:
-    spans = _hinted_lines(rule, text)
-    pieces: list[str] = []
-    total = 0
-    done = 0
-    for start, end in spans:
-        replaced, count = rule.pattern.subn(rule.replace, text[start:end])
-        if count:
-            pieces.append(text[done:start])
-            pieces.append(replaced)
-            done = end
-            total += count
-    if not total:
-        return text, 0
-    pieces.append(text[done:])
-    return "".join(pieces), total
+def _redact_long(text: str) -> str:
+    """:func:`redact_text` for a long text: the multi-line rules on the whole
+    text, then each single-line rule with hints only on the lines that hold one
+    (most lines of a long alert text hold none, and a pattern that starts with a
+    look-behind costs per character read).  Single-line rules never add or take
+    away a line, so line numbers found once stay right."""
+    lowered = text.lower()
+    for rule in _MULTI_LINE_RULES:
+        if not rule.hints or any(hint in lowered for hint in rule.hints):
+            text = rule.pattern.sub(rule.replace, text)
+    lowered = text.lower()
+    if len(lowered) != len(text):  # lower() changed a length ("\u0130")
+        for rule in _SINGLE_LINE_RULES:
+            text = rule.pattern.sub(rule.replace, text)
+        return text
+    lines = text.split("\n")
+    starts = list(itertools.accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+    for rule in _SINGLE_LINE_RULES:
+        if not rule.hints:
+            joined = rule.pattern.sub(rule.replace, "\n".join(lines))
+            lines = joined.split("\n")
+            continue
+        if not any(hint in lowered for hint in rule.hints):
+            continue
+        sub = rule.pattern.sub
+        replace = rule.replace
+        for number in _hinted_line_numbers(rule.hints, lowered, starts):
+            lines[number] = sub(replace, lines[number])
+    return "\n".join(lines)
 
 
 def redact_text(text: str) -> str:
     """Replace every secret found in ``text`` with ``[REDACTED:<kind>]``."""
     if not text:
         return text
+    if len(text) >= _LINES_ONLY_FROM:
+        return _redact_long(text)
     # Hints are looked up in the text as it came: a replacement only takes a
     # secret out and puts a marker in, and no rule starts at a marker, so a hint
     # that appears only afterwards could not lead to a match.
     lowered = text.lower()
-    long_text = len(text) >= _LINES_ONLY_FROM
     for rule in _RULES:
         # A plain loop, not any(<generator>): most strings are short and most
         # rules are skipped, so this check is most of the cost of a call.
@@ -222,11 +233,13 @@ def redact_text(text: str) -> str:
                     break
             else:
                 continue
-            if long_text and rule.single_line:
-                text = _sub_in_lines(rule, text)[0]
-                continue
-        text = rule.pattern.subn(rule.replace, text)[0]
+        text = rule.pattern.sub(rule.replace, text)
     return text
+
+
+_MULTI_LINE_RULES = tuple(rule for rule in _RULES if not rule.single_line)
+_SINGLE_LINE_RULES = tuple(rule for rule in _RULES if rule.single_line)
+assert _RULES == _MULTI_LINE_RULES + _SINGLE_LINE_RULES, "multi-line rules come first"
 
 
 def redact_mapping(values: Mapping[str, str]) -> dict[str, str]:

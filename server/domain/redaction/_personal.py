@@ -144,7 +144,6 @@ PERSONAL_RULES: tuple[Rule, ...] = (
         "us_ssn",
         re.compile(r"[0-8](?<![\w.\-][0-8])[0-9]{2}-[0-9]{2}-[0-9]{4}(?![\w\-]|\.[0-9])"),
         "us_ssn",
-        hints=("-",),
         accept=_ssn_ok,
     ),
     # IMEI / IMEISV after the word: 15 digits passing Luhn (8-6-1 groups allowed).

@@ -28,9 +28,6 @@ _VALUE = (
     # 'value' -- Python reprs, shell; `value` -- Go raw strings, shell.
     r"|'" + NM + r"(?P<secret_sq>[^'\r\n]{1,4096}+)'"
     r"|`" + NM + r"(?P<secret_bt>[^`\r\n]{1,4096}+)`"
-    # YAML block scalar (key: | or key: >-): the indented lines below.
-    r"|[|>][\-+]?[0-9]?[ \t]*+\r?\n(?P<indent>[ \t]++)" + NM
-    + r"(?P<secret_block>[^\r\n]{1,4096}+(?:\r?\n(?P=indent)[^\r\n]{1,4096}+){0,64}+)"
     # bare value: up to whitespace or a quote.  A ";" "&" or "," ends it only
     # when the next key or a blank follows (a=1;password=x;b=2 and
     # ?token=x&state=y keep their neighbours; password=ab;cd is taken whole).
@@ -106,7 +103,7 @@ def _inside_value(match: re.Match[str]) -> str:
     """An ordinary key's quoted value may hold key=value text of its own
     ("config.ini": "DB_TOKEN=...\\nX=1"): scan the value again with this rule."""
     text = match.string
-    for group in ("secret_dq", "secret_sq", "secret_bt", "secret_eq", "secret_block"):
+    for group in ("secret_dq", "secret_sq", "secret_bt", "secret_eq"):
         start, end = match.span(group)
         if start != -1:
             value = text[start:end]
@@ -117,17 +114,34 @@ def _inside_value(match: re.Match[str]) -> str:
     return text[match.start() : match.end()]
 
 
+# Substrings one of which a sensitive key name holds (see _keys).
+_KEY_HINTS = (
+    "pass", "pw", "secret", "token", "key", "auth", "cookie", "session", "cred", "email",
+    "ip", "card", "cvv", "contribsys", "connectionstring", "access", "client", "webhook",
+    "url", "uri",
+)
+
 KEY_VALUE_RULE = Rule(
     "key_value",
     re.compile(
         r"(?P<key>[A-Za-z_\-](?<![\w.\-][A-Za-z_\-])[\w.\-]{0,127}+)" + _OPERATOR + _VALUE
     ),
     _key_value_kind,
-    hints=("pass", "pw", "secret", "token", "key", "auth", "cookie", "session", "cred",
-           "email", "ip", "card", "cvv", "contribsys", "connectionstring", "access",
-           "client", "webhook", "url", "uri"),
+    hints=_KEY_HINTS,
     fallback=_inside_value,
-    single_line=False,  # YAML block scalars continue on the lines below
+)
+
+# key: | / key: >- (YAML block scalars): the indented lines below are the value.
+YAML_BLOCK_RULE = Rule(
+    "yaml_block",
+    re.compile(
+        r"(?P<key>[A-Za-z_\-](?<![\w.\-][A-Za-z_\-])[\w.\-]{0,127}+)[\"']?[ \t]*+:[ \t]*+"
+        r"[|>][\-+]?[0-9]?[ \t]*+\r?\n(?P<indent>[ \t]++)" + NM
+        + r"(?P<secret>[^\r\n]{1,4096}+(?:\r?\n(?P=indent)[^\r\n]{1,4096}+){0,64}+)"
+    ),
+    lambda match: key_kind(match.group("key")),
+    hints=(": |", ": >", ":|", ":>"),
+    single_line=False,
 )
 
 # --password hunter2, -password hunter2 (the "=" form is KEY_VALUE_RULE's).
@@ -140,7 +154,7 @@ _FLAG_RULE = Rule(
         r"""|(?P<secret_bare>[^\s"'`;&|<>]++))"""
     ),
     lambda match: key_kind(match.group("key")),
-    hints=("-",),
+    hints=_KEY_HINTS,
 )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 
 from server.domain.redaction._common import Rule
 
@@ -216,32 +217,33 @@ _FAMILIES: tuple[tuple[str, tuple[str, ...], str], ...] = (
 )
 
 
+@dataclass
+class _Node:
+    children: dict[str, _Node] = field(default_factory=dict)
+    ends: list[tuple[str, str]] = field(default_factory=list)  # (rest, group name)
+
+
 def _trie_pattern(entries: list[tuple[str, str, str]]) -> str:
     """One alternation for (prefix, rest, group name) rows: prefixes share a
     branch per character; each row ends in an empty named group."""
-    node: dict[str, object] = {}
+    root = _Node()
     for prefix, rest, name in entries:
-        current = node
+        current = root
         for char in prefix:
-            current = current.setdefault(char, {})  # type: ignore[assignment]
-        current.setdefault("", []).append((rest, name))  # type: ignore[union-attr]
+            current = current.children.setdefault(char, _Node())
+        current.ends.append((rest, name))
 
-    def build(current: dict[str, object]) -> str:
-        branches = [
-            re.escape(char) + build(child)  # type: ignore[arg-type]
-            for char, child in sorted(current.items())
-            if char
-        ]
-        for rest, name in current.get("", []):  # type: ignore[attr-defined]
-            branches.append(f"(?:{rest})(?P<{name}>)")
+    def build(node: _Node) -> str:
+        branches = [re.escape(char) + build(child) for char, child in sorted(node.children.items())]
+        branches += [f"(?:{rest})(?P<{name}>)" for rest, name in node.ends]
         return branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
 
-    return build(node)
+    return build(root)
 
 
 _GROUP_KINDS: dict[str, str] = {}
 _ENTRIES: list[tuple[str, str, str]] = []
-for _number, (_kind, _prefixes, _rest) in enumerate(_FAMILIES):
+for _kind, _prefixes, _rest in _FAMILIES:
     for _prefix in _prefixes:
         _name = f"t{len(_ENTRIES)}"
         _GROUP_KINDS[_name] = _kind
