@@ -78,6 +78,23 @@ SECRET_SHAPES = [
     ("client_secret=", "9f8e7d6c5b4a", "&grant_type=client_credentials", "secret"),
     ("X-Auth-Token: ", "f00ba4f00ba4", "\nAccept: */*", "token"),
     ("https://api.example.com/cb?access_token=", "ya29.a0AfH6SMC", "&state=xyz", "token"),
+    # issue 9: syntaxes beyond key=value and "key": "value"
+    ("secret_key => '", "abcDEF123ghi", "'", "secret"),
+    ('token := "', "s3cr3tvalue99", '"', "token"),
+    ("DB_PASS ?= ", "hunter2x", "\nDB_HOST=db", "password"),
+    ("body=user%3Dbob%26password%3D", "hunter2x", "%26remember%3D1", "password"),
+    ("mysql -u root -p'", "S3cr3t!x", "' -h db", "password"),
+    ("curl -u admin:", "Sup3rS3cret", " https://x", "password"),
+    ("app --password ", "hunter2x", " --verbose", "password"),
+    ("Secret Key: ", "abcDEF123ghi456", "", "secret"),
+    ("AccountName=acct;AccountKey=", "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==", ";EndpointSuffix=core", "access_key"),
+    ("<password>", "hunter2x", "</password>", "password"),
+    ('System.setProperty("X_TOKEN", "', "abc123secret", '")', "token"),
+    ("password: |\n  ", "hunter2x", "\nuser: bob", "password"),
+    ("https://acct.blob.core.windows.net/c/f?se=2026&sig=", "AbCd%2Bef123456789%3D", "", "signature"),
+    ("git clone https://", "Xk2P9qLmZ7rT4vB8nW3yH6jD1sF5gA0c", "@git.example.com/org/repo", "url_token"),
+    ("SSN ", "123-45-6789", " on file", "us_ssn"),
+    ("open /Users/", "jdoe", "/Documents/x.txt", "user_path"),
     ("refresh_token: ", "1//0gAbCdEfGh", "\nexpires_in: 3600", "token"),
     ("TWILIO_AUTH_TOKEN=", "0123456789abcdef0123456789abcdef", " ok", "token"),
     ("api_key=", "0123456789abcdef", " region=eu", "api_key"),
@@ -243,6 +260,9 @@ ORDINARY_TEXT = [
     "pod sk-deployment-7d9f8b6c5-x2k4q restarted; api key rotation scheduled",
     'kube_secret_info{namespace="payments"} == 1 and groupKey {}/{}:{alertname="HighPodMemory"}',
     "hashes 29f7ffc4903a8a990408b80a3b4c95a2 culprit ?(<anonymous>) in runner-4.1.7.min.js",
+    # issue 9: an ssh target is a login, not an email address
+    "ssh deploy@web-01.prod.internal 'sudo systemctl restart nginx' timed out",
+    "scp backup@db-2.example.com:/var/backups/pg.dump /tmp/ failed",
     "",
 ]
 
@@ -283,6 +303,13 @@ def test_markers_already_in_the_text_are_neither_redacted_again_nor_mangled() ->
 def test_a_number_that_fails_the_luhn_check_is_kept_and_one_that_passes_is_not() -> None:
     assert redact_text("card 4111111111111112") == "card 4111111111111112"
     assert redact_text("card 4111111111111111") == "card [REDACTED:card_number]"
+
+
+def test_an_aws_secret_key_beside_its_access_key_id_is_caught_without_a_name() -> None:
+    # A credentials CSV export: "Access key ID,Secret access key" then the values.
+    assert redact_text(f"AKIAIOSFODNN7EXAMPLE,{AWS_SECRET}") == (
+        "[REDACTED:aws_access_key_id],[REDACTED:aws_secret_access_key]"
+    )
 
 
 def test_a_luhn_valid_number_after_an_id_word_or_without_an_issuer_is_not_a_card() -> None:

@@ -140,6 +140,8 @@ CASES: list[tuple[tuple[str, ...], str, Generator]] = [
     (("teams_webhook",), "a Teams webhook then dashes", _run_after("x.webhook.office.com/webhookb2/", "-")),
     (("aws_secret_beside_id",), "an access key id and commas", _repeat("AKIAAAAAAAAAAAAAAAAA,")),
     (("url_query",), "'?a=', repeated", _repeat("?a=")),
+    (("url_encoded_pair",), "'%26a%3D', repeated", _repeat("%26a%3D")),
+    (("url_encoded_pair",), "a pair then encoded characters", _run_after("%26password%3D", "%41")),
     (("url_query",), "'&key=' then letters", _run_after("&key=", "a")),
     (("json_name_value",), "a name/value object, repeated", _repeat('"name": "password", "value": ')),
     (("json_name_value",), "an open value after a name", _run_after('{"name": "token", "value": "', "a")),
@@ -152,7 +154,9 @@ CASES: list[tuple[tuple[str, ...], str, Generator]] = [
     (("yaml_block",), "'token: |\\n  ', repeated", _repeat("token: |\n  x")),
     (("yaml_block",), "a YAML block then indented lines", _repeat("token: |\n  " + "x" * 40 + "\n")),
     (("key_value",), "a bare value with semicolons", _run_after("password=a", ";b")),
-    (("key_value",), "'a=1;', repeated", _repeat("pass=1;")),
+    # (match-dense inputs measure the callback per match, not backtracking: a
+    # value of a few characters keeps them to a realistic density)
+    (("key_value",), "'pass=1;x...;', repeated", _repeat("pass=1;" + "x" * 25 + ";")),
     (("key_value",), "identifier characters", _repeat("pass_b.c-d")),
     (("curl_user",), "'-u a:', repeated", _repeat("-u a:")),
     (("prose_secret",), "'token ', repeated", _repeat("token ")),

@@ -121,7 +121,7 @@ __all__ = [
 # a public TLD and card numbers an issuer prefix or a card word.
 REDACTION_VERSION: str = "v3"
 
-_URL_PASSWORD, _URL_TOKEN, _SLACK_WEBHOOK, _TEAMS_WEBHOOK, _URL_QUERY = URL_RULES
+_URL_PASSWORD, _URL_TOKEN, _SLACK_WEBHOOK, _TEAMS_WEBHOOK, _URL_ENCODED, _URL_QUERY = URL_RULES
 
 
 def _redact_decoded(text: str) -> str:
@@ -149,6 +149,7 @@ _RULES: tuple[Rule, ...] = (
     TOKEN_RULE,
     *SHAPED_RULES,
     *HEADER_RULES,
+    _URL_ENCODED,
     _URL_QUERY,
     KEY_VALUE_RULE,
     *STRUCTURE_RULES_CLI,

@@ -315,6 +315,16 @@ URL_RULES: tuple[Rule, ...] = (
         "teams_webhook",
         hints=("office.com/webhook",),
     ),
+    # URL-encoded pairs inside a value: "body=user%3Dbob%26password%3Dhunter2".
+    Rule(
+        "url_encoded_pair",
+        re.compile(
+            r"(?:%26|%3[Ff]|%20|[?&=\s])(?P<key>[A-Za-z_][\w.\-]{0,63}+)%3[Dd]" + NM
+            + r"(?P<secret>(?:[^\s&%\"'<>]|%(?!26)[0-9A-Fa-f]{2}){1,4096}+)"
+        ),
+        _query_kind,
+        hints=("%3d",),
+    ),
     # ?sig=...&X-Amz-Signature=...&key=...&code=... and any sensitive key.
     Rule(
         "url_query",
