@@ -168,20 +168,18 @@ _RULES: tuple[Rule, ...] = (
 _LINES_ONLY_FROM = 8192
 
 
-def _hinted_line_numbers(hints: tuple[str, ...], lowered: str, starts: list[int]) -> list[int]:
-    """The numbers of the lines of ``lowered`` that hold one of ``hints``
-    (``starts``: where each line starts)."""
-    found: set[int] = set()
-    for hint in hints:
-        position = lowered.find(hint)
-        while position != -1:
-            line = bisect.bisect_right(starts, position) - 1
-            found.add(line)
-            end = lowered.find("\n", position)
-            if end == -1:
-                break
-            position = lowered.find(hint, end)
-    return sorted(found)
+def _lines_holding(hint: str, lowered: str, starts: list[int]) -> list[int]:
+    """The numbers of the lines of ``lowered`` that hold ``hint`` (``starts``:
+    where each line starts)."""
+    numbers: list[int] = []
+    position = lowered.find(hint)
+    while position != -1:
+        numbers.append(bisect.bisect_right(starts, position) - 1)
+        end = lowered.find("\n", position)
+        if end == -1:
+            break
+        position = lowered.find(hint, end)
+    return numbers
 
 
 def _redact_long(text: str) -> str:
@@ -201,6 +199,7 @@ def _redact_long(text: str) -> str:
         return text
     lines = text.split("\n")
     starts = list(itertools.accumulate((len(line) + 1 for line in lines[:-1]), initial=0))
+    holding: dict[str, list[int]] = {}
     for rule in _SINGLE_LINE_RULES:
         if not rule.hints:
             joined = rule.pattern.sub(rule.replace, "\n".join(lines))
@@ -208,9 +207,14 @@ def _redact_long(text: str) -> str:
             continue
         if not any(hint in lowered for hint in rule.hints):
             continue
+        numbers: set[int] = set()
+        for hint in rule.hints:
+            if hint not in holding:  # many rules share a hint ("token", "key")
+                holding[hint] = _lines_holding(hint, lowered, starts)
+            numbers.update(holding[hint])
         sub = rule.pattern.sub
         replace = rule.replace
-        for number in _hinted_line_numbers(rule.hints, lowered, starts):
+        for number in sorted(numbers):
             lines[number] = sub(replace, lines[number])
     return "\n".join(lines)
 
