@@ -305,6 +305,19 @@ def test_a_number_that_fails_the_luhn_check_is_kept_and_one_that_passes_is_not()
     assert redact_text("card 4111111111111111") == "card [REDACTED:card_number]"
 
 
+def test_a_reference_to_a_secret_is_not_a_secret() -> None:
+    # Variables, templates and placeholders name where the secret comes from.
+    for text in (
+        "curl -u user:$PASSWORD https://x",
+        "password=${DB_PASS}",
+        "token: {{ .Values.token }}",
+        "password=<password>",
+        "curl --user neo4j:[PASSWORD] http://x",
+        "DB_PASSWORD=$(vault read -field=pw secret/db)",
+    ):
+        assert redact_text(text) == text
+
+
 def test_an_aws_secret_key_beside_its_access_key_id_is_caught_without_a_name() -> None:
     # A credentials CSV export: "Access key ID,Secret access key" then the values.
     assert redact_text(f"AKIAIOSFODNN7EXAMPLE,{AWS_SECRET}") == (

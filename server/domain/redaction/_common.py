@@ -18,6 +18,15 @@ def marker(kind: str) -> str:
 NM = r"(?!\[REDACTED:)"
 
 
+# A reference to a secret, not a secret: $DB_PASS, ${password}, $(vault read ..),
+# {{ .Values.token }}, <password>, [PASSWORD], %(password)s.
+_PLACEHOLDER = re.compile(
+    r"\$\{[^{}\s]{1,128}\}|\$[A-Za-z_][A-Za-z0-9_]{0,127}|\$\([^()]{1,128}\)"
+    r"|\{\{[^{}]{1,128}\}\}|\{[A-Za-z_][\w.\-]{0,63}\}|<[^<>\s]{1,64}>|\[[A-Z][A-Z_ ]{0,63}\]"
+    r"|%\([A-Za-z_]\w{0,63}\)s"
+)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One row of a rule table: what to find, what kind it is, what it needs.
@@ -59,7 +68,10 @@ class Rule:
                 break
         if start == -1:
             start, end = match_start, match_end
-        if self.accept is not None and not self.accept(text[start:end]):
+        secret = text[start:end]
+        if self.accept is not None and not self.accept(secret):
+            return text[match_start:match_end]
+        if secret[:1] in "$<[{%" and _PLACEHOLDER.fullmatch(secret):
             return text[match_start:match_end]
         kind = self.kind if isinstance(self.kind, str) else self.kind(match)
         if kind is None:

@@ -32,7 +32,9 @@ _VALUE = (
     # when the next key or a blank follows (a=1;password=x;b=2 and
     # ?token=x&state=y keep their neighbours; password=ab;cd is taken whole).
     # null/true/false/none are not secrets and say something useful.
-    r"|(?![=:>|])(?!(?i:null|none|nil|true|false|undefined)\b)" + NM
+    # A template or command substitution ({{ .Values.x }}, $(vault read ..)) is
+    # a reference to a secret, not one.
+    r"|(?![=:>|])(?!(?i:null|none|nil|true|false|undefined)\b)(?!\{\{|\$\()" + NM
     + r"""(?P<secret_bare>(?:[^\s"'`,;&\\<>]|[,;&](?![\s,;&]|[\w.\-]{1,64}+=|$))++)"""
     r")"
 )
