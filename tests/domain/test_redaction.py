@@ -305,6 +305,20 @@ def test_a_number_that_fails_the_luhn_check_is_kept_and_one_that_passes_is_not()
     assert redact_text("card 4111111111111111") == "card [REDACTED:card_number]"
 
 
+def test_every_data_value_of_a_kubernetes_secret_is_redacted_and_nothing_else() -> None:
+    manifest = (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: payments\n"
+        "data:\n  username: YWRtaW4=\n  config.yaml: aG9zdDogZGIKcG9ydDogNTQzMgo=\n"
+        "---\nkind: ConfigMap\ndata:\n  mode: c3RyaWN0\n"
+    )
+
+    assert redact_text(manifest) == (
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: payments\n"
+        "data:\n  username: [REDACTED:secret]\n  config.yaml: [REDACTED:secret]\n"
+        "---\nkind: ConfigMap\ndata:\n  mode: c3RyaWN0\n"
+    )
+
+
 def test_a_reference_to_a_secret_is_not_a_secret() -> None:
     # Variables, templates and placeholders name where the secret comes from.
     for text in (

@@ -171,6 +171,8 @@ CASES: list[tuple[tuple[str, ...], str, Generator]] = [
     (("us_ssn",), "'123-45-', repeated", _repeat("123-45-")),
     (("imei",), "'imei ', repeated", _repeat("imei 1")),
     (("user_path",), "'/home/', repeated", _repeat("/home/")),
+    (("kubernetes_secret_data",), "'kind: Secret' and data:, repeated", _repeat("kind: Secret\ndata:\n  a: b\n")),
+    (("kubernetes_secret_data",), "data: lines under one kind: Secret", _run_after("kind: Secret\n", "data:\n")),
     (("user_path",), "/Users/ then letters", _run_after("/Users/", "a")),
     # Header values.
     (("authorization",), "authorization then backslashes", _run_after("authorization", "\\")),

@@ -88,7 +88,7 @@ import itertools
 from collections.abc import Mapping
 
 from server.domain.redaction._common import Rule, marker
-from server.domain.redaction._encoded import encoded_or_random_rule
+from server.domain.redaction._encoded import SECRET_DATA_RULE, encoded_or_random_rule
 from server.domain.redaction._keys import is_sensitive_key, key_kind
 from server.domain.redaction._personal import CARD_RULES, EMAIL_RULE, PERSONAL_RULES
 from server.domain.redaction._structure import (
@@ -134,6 +134,7 @@ _RULES: tuple[Rule, ...] = (
     # objects, XML, YAML blocks): the rules after them keep every line as it is,
     # which lets a long text be read line by line (_redact_long).
     PRIVATE_KEY_RULE,
+    SECRET_DATA_RULE,
     *NAME_VALUE_RULES,
     YAML_BLOCK_RULE,
     # URLs before tokens and key/value: the user and host of a URL stay.

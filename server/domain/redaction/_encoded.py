@@ -71,3 +71,44 @@ def decoded_kind(run: str, redact: Callable[[str], str]) -> str | None:
     if _USER_PASSWORD.fullmatch(text) or '"auths"' in text:
         return "credentials"
     return None
+
+
+# The entries of the "data:" block of a Kubernetes Secret: every value is a secret
+# in base64 whatever it decodes to ("YWRtaW4=" is "admin").
+_SECRET_DATA_ENTRY = re.compile(
+    r"(?m)^([ \t]+[\"']?[\w.\-]{1,253}+[\"']?[ \t]*+:[ \t]*+[\"']?)(?!\[REDACTED:)"
+    r"([A-Za-z0-9+/]{2,}+={0,2})(?=[\"']?[ \t]*+$)"
+)
+
+
+_SECRET_KIND = re.compile(r"kind:[ \t]*+[\"']?secret[\"']?[ \t]*+$", re.IGNORECASE | re.MULTILINE)
+
+
+def _secret_data_block(match: re.Match[str]) -> str:
+    """The entries of a data: block, redacted when the nearest "kind:" line
+    above it (within 4 KiB) says Secret."""
+    text = match.string
+    block = match.group(0)
+    kind_at = text.rfind("kind:", max(0, match.start() - 4096), match.start())
+    if kind_at == -1 or not _SECRET_KIND.match(text, kind_at):
+        return block
+    start = match.start("entries") - match.start()
+    entries = _SECRET_DATA_ENTRY.sub(
+        lambda entry: entry.group(1) + "[REDACTED:secret]", block[start:]
+    )
+    return block[:start] + entries
+
+
+SECRET_DATA_RULE = Rule(
+    # (string)data: and its indented entries, under "kind: Secret" (checked in
+    # _secret_data_block).  Entries are one line each, at most 1,024 of them.
+    "kubernetes_secret_data",
+    re.compile(
+        r"(?m)^[ \t]*+(?:string)?[Dd]ata:[ \t]*+\r?\n"
+        r"(?P<entries>(?:[ \t]++[^\r\n]{1,65536}+\r?\n?){1,1024}+)"
+    ),
+    lambda match: None,
+    hints=("secret",),
+    fallback=_secret_data_block,
+    single_line=False,
+)
