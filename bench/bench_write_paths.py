@@ -10,13 +10,17 @@ the same run.
   What PostgreSQL and asyncpg alone allow; no order, no notification.
 - held lock (before issue 10): BEGIN; UPDATE event_cursor (the cursor lock)
   and pg_notify; INSERT; COMMIT. The lock is held across two round trips.
-- record_events(): the write since issue 10, one call of the server-side
-  function of migration 0004 (lock, INSERT, pg_notify, COMMIT, no round
-  trip while the lock is held).
-- no ordering point: one INSERT stamped from a sequence plus pg_notify, no
-  lock: the write side of the xid/snapshot-horizon design, a bound on what
-  dropping the global ordering point could gain (its readers' cost, and
-  what a long transaction does to them, are not measured here).
+- one call, global lock (migration 0004, tried first): one call of a
+  server-side function that takes the cursor lock, INSERTs and NOTIFYs; the
+  lock is still held through the COMMIT and its WAL flush, so commits never
+  share a flush.
+- record_events() (migration 0005, the write now): BEGIN, one call, COMMIT
+  (as Store.record_events: a cancelled call never commits); no global lock
+  (cursor from the transaction id, a lock per duplicate key, event_cursor
+  FOR KEY SHARE), no NOTIFY inside (the server sends one after the commit,
+  coalesced, storage/commit_signal.py; not included here).
+- INSERT + NOTIFY, no lock: a plain INSERT that NOTIFYs: what NOTIFY alone
+  costs (PostgreSQL serialises the commits of notifying transactions).
 
 Run: `make bench BENCH=write_paths`.
 """
@@ -35,6 +39,7 @@ from server.domain.derivation import derive_event
 from server.domain.models import AlertEventInput, NewEvent
 from server.storage import events
 from server.storage.database import create_pool
+from server.storage.migrations import MIGRATIONS_DIR
 from tests.harness import PostgresForTests
 
 SECONDS = 3.0
@@ -67,6 +72,11 @@ def _insert_sql(cursor_sql: str, notify: bool) -> str:
 
 
 _RAW = _insert_sql("nextval('bench_cursor')", notify=False)
+_GLOBAL_LOCK_FUNCTION = (
+    (MIGRATIONS_DIR / "0004_one_round_trip_writes.sql").read_text()
+    .replace("CREATE FUNCTION record_events(", "CREATE OR REPLACE FUNCTION bench_global_lock(")
+)
+_GLOBAL_LOCK_CALL = events._RECORD_EVENTS.replace("record_events(", "bench_global_lock(")
 _HELD_INSERT = _insert_sql(f"${len(events._SENT) + 1}", notify=False)
 _UNORDERED = _insert_sql("nextval('bench_cursor')", notify=True)
 
@@ -107,8 +117,18 @@ async def _held(connection: asyncpg.Connection, event: NewEvent) -> object:
         return await connection.execute(_HELD_INSERT, *_row_values(event), top)
 
 
+async def _global_lock(connection: asyncpg.Connection, event: NewEvent) -> object:
+    batch = [event]
+    return await connection.fetch(
+        _GLOBAL_LOCK_CALL, None, None, None, None,
+        *(column.batch_values(batch) for column in events._SENT),
+        [False],
+    )
+
+
 async def _function(connection: asyncpg.Connection, event: NewEvent) -> object:
-    return await events.insert_events(connection, [event])
+    async with connection.transaction():  # as Store.record_events does
+        return await events.insert_events(connection, [event])
 
 
 async def _unordered(connection: asyncpg.Connection, event: NewEvent) -> object:
@@ -117,9 +137,10 @@ async def _unordered(connection: asyncpg.Connection, event: NewEvent) -> object:
 
 OPTIONS: dict[str, Write] = {
     "raw BEGIN/INSERT/COMMIT": _raw,
-    "held lock (before)": _held,
-    "record_events() (now)": _function,
-    "no ordering point": _unordered,
+    "held lock (before issue 10)": _held,
+    "one call, global lock (0004)": _global_lock,
+    "record_events() (0005, now)": _function,
+    "INSERT + NOTIFY, no lock": _unordered,
 }
 
 
@@ -145,7 +166,8 @@ async def measure(dsn: str) -> dict[str, dict[int, float]]:
     so that a burst of machine noise hits them all."""
     setup = await asyncpg.connect(dsn)
     try:
-        await setup.execute("CREATE SEQUENCE IF NOT EXISTS bench_cursor START 1000000000")
+        await setup.execute("CREATE SEQUENCE IF NOT EXISTS bench_cursor INCREMENT BY -1 START WITH -1")
+        await setup.execute(_GLOBAL_LOCK_FUNCTION)
     finally:
         await setup.close()
     pool = await create_pool(dsn, max_size=POOL)

@@ -1,24 +1,32 @@
 """The delivery rule of WatchEvents (SPEC section 5), free of I/O.
 
-What the rule relies on (see storage/migrations/0001_events_and_runs.sql):
-cursor order is commit order, so at any moment the committed events are
-exactly the cursors 1..K for some K, and a reader that knows some committed
-cursor N (from a NOTIFY, or from event_cursor.last_cursor) will see every
-event <= N in any snapshot it takes afterwards.
+What the rule relies on (storage/migrations/0005_writes_without_a_global_lock.sql,
+storage/events.py): the store gives a "final cursor" F at any moment, such
+that every event with a cursor <= F has committed (or never will), and no
+event will ever take a cursor <= F afterwards. So a reader that knows F
+(from the listener, or read when the stream opens) sees every event <= F in
+any snapshot it takes afterwards, and a read bounded by F (`cursor <= F`)
+is the whole range it covers, forever. Every `known` below is such an F; no
+read goes above the `known` it was started with.
 
 The rule itself, per subscriber:
 
 - `position` is the highest cursor such that every matching event <= it has
   been delivered. It starts at the resume cursor, or at "now"
-  (event_cursor.last_cursor when the stream opens), and only goes up.
-- The process's hub reads each new range of committed cursors ONCE from the
-  database, unfiltered, and hands it to every subscriber as a `Batch`
-  `(after, upto]` that holds every event in that range.
-- A subscriber takes a batch only when `batch.after <= position`: it delivers
-  the batch's matching events whose cursor is above `position`, in order, then
-  sets `position = max(position, batch.upto)`. A batch with
-  `batch.after > position` would leave a hole, so the subscriber reads
-  `(position, ...]` from the database instead (catch-up), with its filter.
+  (the final cursor when the stream opens), and only goes up.
+- The process's hub reads each new range of final cursors ONCE from the
+  database, and hands it to every subscriber as a `Batch` `(after, upto]`
+  that holds every event in that range of the batch's `projects` (None:
+  every project). The hub reads only the projects its subscribers asked for
+  (every project as soon as one of them asked for none), so a subscriber
+  that arrived after the read may find its project missing: for it, such a
+  batch covers nothing above its position.
+- A subscriber takes a batch only when `batch.after <= position` and the
+  batch covers its project (or lies wholly at or below `position`): it
+  delivers the batch's matching events whose cursor is above `position`, in
+  order, then sets `position = max(position, batch.upto)`. Any other batch
+  would leave a hole, so the subscriber reads `(position, ...]` from the
+  database instead (catch-up), with its filter.
 - Filtered subscribers never compare consecutive cursor numbers: the batch
   bounds say which range was checked, whatever matched in it.
 
@@ -32,9 +40,9 @@ shared by all subscribers). A batch that does not fit empties the queue
 instead, and the subscriber, now behind the hub, catches up from the database
 one batch at a time, then takes the hub's batches again once they connect.
 
-A catch-up read of at most `limit` events after `position`, started when
-`known` committed cursors were visible, has read every matching event up to
-`known`, or up to its last row when it was full (`caught_up_to`).
+A catch-up read of at most `limit` events after `position`, bounded by a
+final cursor `known` (`cursor <= known`), has read every matching event up
+to `known`, or up to its last row when it was full (`caught_up_to`).
 """
 
 from __future__ import annotations
@@ -59,11 +67,26 @@ class Entry(Generic[T]):
 
 @dataclass(frozen=True)
 class Batch(Generic[T]):
-    """Every committed event with `after < cursor <= upto`, oldest first."""
+    """Every committed event with `after < cursor <= upto` of `projects`
+    (None: of every project), oldest first."""
 
     after: int
     upto: int
     entries: tuple[Entry[T], ...]
+    projects: frozenset[str] | None = None
+
+    def covers(self, event_filter: EventFilter) -> bool:
+        """Whether every event `event_filter` matches in the range is here."""
+        return self.projects is None or (
+            bool(event_filter.project_id) and event_filter.project_id in self.projects
+        )
+
+
+def hub_scope(filters: Sequence[EventFilter]) -> frozenset[str] | None:
+    """The projects a hub read must cover for these subscribers: None (every
+    project) as soon as one of them watches every project."""
+    projects = {f.project_id for f in filters}
+    return None if "" in projects else frozenset(projects)
 
 
 def caught_up_to(position: int, known: int, rows: Sequence[StoredEvent], limit: int) -> int:
@@ -109,7 +132,9 @@ class Subscriber(Generic[T]):
 
     def connects(self, batch: Batch[T]) -> bool:
         """Whether taking `batch` leaves no hole after `position`."""
-        return batch.after <= self.position
+        return batch.after <= self.position and (
+            batch.covers(self.event_filter) or batch.upto <= self.position
+        )
 
     def take(self, batch: Batch[T]) -> list[Entry[T]]:
         """The batch's entries to deliver; advances `position` past the batch.

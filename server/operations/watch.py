@@ -6,9 +6,11 @@ and why it delivers every matching event exactly once, in cursor order, with
 no gap, is in server/domain/watch.py. How this module feeds it:
 
 - One commit listener per process (server/storage/listener.py) reports the
-  highest committed cursor it knows, from NOTIFY and from periodic reads.
-- One hub task reads each new range of events ONCE, unfiltered, from the
-  database, turns each event into the transport's message once (`render`,
+  highest final cursor it knows (every event at or below it committed or
+  never to be: storage/events.py), read on each NOTIFY and periodically.
+- One hub task reads each new range of events, up to that final cursor and
+  never above it, ONCE, from the database, for the projects its streams
+  watch (every project once one stream watches them all), turns each event into the transport's message once (`render`,
   given by the transport: server/api/watch.py for gRPC), and offers the
   batch to every subscriber (a bounded queue each; see `Subscriber.offer`).
   With 1,000 subscribers and 20 commits/s that is 20 reads/s, where a read
@@ -36,7 +38,7 @@ from server.domain.errors import DATABASE_UNAVAILABLE, Internal, Unavailable
 from server.domain.events import check_event_filter
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
-from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
+from server.domain.watch import Batch, Entry, Subscriber, caught_up_to, hub_scope
 from server.storage.database import CONNECTION_ERRORS
 from server.storage.listener import CommitListener
 from server.storage.store import Store
@@ -155,9 +157,11 @@ class EventWatch(Generic[T]):
             catch_up_reads or max(1, store.pool.get_max_size() // 2)
         )
         self._listener = listener or CommitListener(store.dsn)
-        self._listener.subscribe(self._on_commit)
+        # Reads only while this watch has streams: an idle replica reads nothing.
+        self._listener.subscribe(self._on_commit, lambda: bool(self._streams))
         self._streams: set[_Stream[T]] = set()
-        # Highest cursor known committed (hence visible to any new snapshot).
+        # Highest cursor known final: every event at or below it is visible to
+        # any new snapshot, and none will ever appear there again.
         self._known = 0
         self._known_changed = asyncio.Event()
         # Upper bound of the last batch offered to the subscribers.
@@ -283,7 +287,7 @@ class EventWatch(Generic[T]):
         subscriber.catch_ups += 1
         async with self._catch_up_reads:
             known = self._known  # read before the query's snapshot is taken
-            rows = await self._read_after(subscriber.event_filter, subscriber.position)
+            rows = await self._read_after(subscriber.event_filter, subscriber.position, known)
         subscriber.position = caught_up_to(subscriber.position, known, rows, self._batch_size)
         return rows
 
@@ -320,12 +324,16 @@ class EventWatch(Generic[T]):
                     # the newest cursor, or catches up from the database.
                     self._published = known
                     continue
+                projects = hub_scope([s.subscriber.event_filter for s in self._streams])
                 try:
-                    rows = await self._read_after(EventFilter(), self._published)
+                    rows = await self._store.events_after(
+                        EventFilter(), self._published, self._batch_size, known, projects
+                    )
                     batch = Batch(
                         after=self._published,
                         upto=caught_up_to(self._published, known, rows, self._batch_size),
                         entries=await self._hub_entries(rows),
+                        projects=projects,
                     )
                 except Exception:  # noqa: BLE001 - the hub must outlive any failed read
                     log.warning("watch hub: read failed; retrying in %.1fs", backoff, exc_info=True)
@@ -368,8 +376,12 @@ class EventWatch(Generic[T]):
             catch_ups=done.catch_ups + s.catch_ups,
         )
 
-    async def _read_after(self, event_filter: EventFilter, position: int) -> list[StoredEvent]:
-        return await self._store.events_after(event_filter, position, self._batch_size)
+    async def _read_after(
+        self, event_filter: EventFilter, position: int, known: int
+    ) -> list[StoredEvent]:
+        """Never above `known`: a visible event above the final cursor may
+        have an event still to commit below it."""
+        return await self._store.events_after(event_filter, position, self._batch_size, known)
 
     async def _last_cursor(self) -> int:
-        return await self._store.last_cursor()
+        return await self._store.final_cursor()

@@ -1,18 +1,19 @@
-"""Event SQL: writing events in commit order, and reading them back.
+"""Event SQL: writing events, and reading them back in one order for everyone.
 
-How a write keeps cursor order equal to commit order: a writer takes its
-cursors by updating the single event_cursor row and holds that row lock until
-it commits (migrations/0001_events_and_runs.sql), so the next writer's
-cursors come after it has committed. The whole write is ONE call of the
-server-side function record_events() (migrations/0004_one_round_trip_writes.sql),
-so the lock is held for the INSERT and the COMMIT only, never across a round
-trip to this process: that one row is no longer the bottleneck of ingest.
+A write is ONE call of the server-side function record_events()
+(migrations/0005_writes_without_a_global_lock.sql; the argument is there):
+no write waits for another (except one of the same duplicate key), and
+commits share WAL flushes. An event's cursor is its transaction's id << 20
+plus its place in the batch; everything below (xmin << 20), xmin the oldest
+transaction still running, is final (no event can appear there any more).
+Readers that must not miss an event (the watch) read only up to
+`final_cursor`: the highest cursor below which every event is final.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any, Protocol
@@ -136,8 +137,8 @@ _IS_DUPLICATE = """b.repeated_in_batch OR EXISTS (
 
 COLUMNS: tuple[Column, ...] = (
     _field("id", "uuid"),
-    # first_cursor: the first of the cursors taken for the batch.
-    Column("cursor", "bigint", computed="first_cursor + b.ord - 1"),
+    # stamp: the writing transaction's id << 20; b.ord counts from 1.
+    Column("cursor", "bigint", computed="stamp + b.ord"),
     _field("project_id", "text"),
     _field("channel_type", "text"),
     _field("provider", "text"),
@@ -210,8 +211,8 @@ async def insert_events(
     connection: asyncpg.Connection, events: Sequence[NewEvent], body: SourceBody | None = None
 ) -> list[Recorded]:
     """Stores events, and the webhook body they came in, all or nothing, in one
-    round trip. Outside a transaction this commits at once; inside one, every
-    other writer waits for the cursor lock until that transaction ends."""
+    statement. Until the caller's transaction ends, the events' cursors stay
+    above final_cursor (watchers wait for them): keep it short."""
     if not events and body is None:
         return []
     body_arguments = (
@@ -299,13 +300,29 @@ async def list_events(
 
 
 async def events_after(
-    connection: asyncpg.Connection, event_filter: EventFilter, after_cursor: int, limit: int
+    connection: asyncpg.Connection,
+    event_filter: EventFilter,
+    after_cursor: int,
+    limit: int,
+    upto: int | None = None,
+    projects: Collection[str] | None = None,
 ) -> list[StoredEvent]:
-    """Matching events above `after_cursor`, oldest first (catch-up reads)."""
+    """Matching events above `after_cursor` (and at most `upto`, and of
+    `projects` when given), oldest first.
+
+    A reader that moves a position past what it read (the watch) passes
+    `upto` = a final_cursor read earlier: events above it may be visible
+    while an event below them is still to commit."""
     args: list[Any] = []
     clauses = filter_clauses(event_filter, args)
+    if projects is not None:
+        args.append(sorted(projects))
+        clauses.append(f"project_id = ANY(${len(args)}::text[])")
     args.append(after_cursor)
     clauses.append(f"cursor > ${len(args)}")
+    if upto is not None:
+        args.append(upto)
+        clauses.append(f"cursor <= ${len(args)}")
     args.append(limit)
     rows = await connection.fetch(
         f"{_SELECT_EVENTS} WHERE {' AND '.join(clauses)} "
@@ -315,10 +332,29 @@ async def events_after(
     return [row_to_event(row) for row in rows]
 
 
-async def last_cursor(connection: asyncpg.Connection) -> int:
-    """The highest cursor committed so far."""
-    value = await connection.fetchval("SELECT last_cursor FROM event_cursor")
-    return int(value)
+# Below (xmin << 20) every event is final: each transaction with a smaller id
+# has ended, each later one gets a larger id (migration 0005). The highest
+# event there, or the highest cursor of the old scheme, whichever is larger.
+# `pending`: a committed event exists above it (a transaction still open
+# holds the bound back; the listener looks again soon).
+_FINAL_CURSOR = """
+WITH horizon AS (
+    SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint << 20 AS below
+)
+SELECT greatest(
+           (SELECT last_cursor FROM event_cursor),
+           (SELECT max(cursor) FROM events, horizon WHERE cursor < horizon.below)
+       ) AS final,
+       EXISTS (SELECT 1 FROM events, horizon WHERE cursor >= horizon.below) AS pending
+"""
+
+
+async def final_cursor(connection: asyncpg.Connection) -> tuple[int, bool]:
+    """The highest cursor below which every event is final, and whether a
+    committed event waits above it."""
+    row = await connection.fetchrow(_FINAL_CURSOR)
+    assert row is not None
+    return int(row["final"]), bool(row["pending"])
 
 
 _COVERAGE_REF_TOTALS = ref_total_aggregates()

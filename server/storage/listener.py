@@ -1,17 +1,27 @@
 """The commit listener: one LISTEN connection per server process.
 
-Every event write queues `pg_notify('channel_events', <highest cursor>)`,
-which PostgreSQL delivers at COMMIT, in commit order, to every listening
-process. A notification is delivered only once its transaction is visible to
-new snapshots, so a reader woken by it sees every event up to that cursor.
+After every event write, the writing server sends a NOTIFY on
+'channel_events' (storage/commit_signal.py), which PostgreSQL delivers to
+every listening process once it has committed. A notification carries no
+cursor: on one, the listener reads `final_cursor` (storage/events.py), the
+highest cursor below which every event is final, and reports that. It is
+the only figure a reader may move a position to: a committed event's own
+cursor is not, since a write that began earlier may still commit below it.
+Notifications that arrive during a read are coalesced into one more read.
 
 The connection is a dedicated one (`connect`), never a pooled one: the pool
 resets each released connection with `UNLISTEN *`. When it drops, the
 listener reconnects with backoff; after every (re)connect, and every
-`check_interval` seconds while connected, it reads event_cursor.last_cursor
-and reports it too, since a NOTIFY sent while it was down is lost. That
-periodic read is one cheap query per process, and it is also how a silently
-dead connection is noticed.
+`check_interval` seconds while connected, it reads `final_cursor` too, since
+a NOTIFY sent while it was down is lost. When that read finds committed
+events waiting above the bound (a transaction still open below them), it
+reads again after `pending_interval`, not `check_interval`: the bound moves
+when that transaction ends, whoever ran it, NOTIFY or not. The periodic read
+is also how a silently dead connection is noticed.
+
+Reads happen only while some subscriber is interested (a watch with
+streams): an idle replica receives the notifications and does nothing else
+but its periodic read.
 """
 
 from __future__ import annotations
@@ -25,7 +35,7 @@ from typing import Any
 import asyncpg
 
 from server.storage.database import CONNECTION_ERRORS, connect
-from server.storage.events import NOTIFY_CHANNEL, last_cursor
+from server.storage.events import NOTIFY_CHANNEL, final_cursor
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +44,8 @@ APPLICATION_NAME = "channel-events-listener"
 
 
 class CommitListener:
-    """Calls each subscriber's `on_commit(cursor)` with committed cursors, as
-    they commit. Shared by the watches of a process (one per transport): it
+    """Calls each subscriber's `on_commit(cursor)` with final cursors, as
+    writes commit. Shared by the watches of a process (one per transport): it
     is started by each and closed when the last of them closes."""
 
     def __init__(
@@ -43,9 +53,14 @@ class CommitListener:
         dsn: str,
         check_interval: float = 5.0,
         max_backoff: float = 5.0,
+        pending_interval: float = 0.05,
     ) -> None:
         self._dsn = dsn
         self._subscribers: list[Callable[[int], None]] = []
+        self._interests: list[Callable[[], bool]] = []
+        self._pending_interval = pending_interval
+        # A notification arrived (or the connection was lost) since the last read.
+        self._poked = asyncio.Event()
         self._users = 0
         self._check_interval = check_interval
         self._max_backoff = max_backoff
@@ -56,8 +71,15 @@ class CommitListener:
         # Times the connection was (re)established: tests and logs read it.
         self.connects = 0
 
-    def subscribe(self, on_commit: Callable[[int], None]) -> None:
+    def subscribe(
+        self, on_commit: Callable[[int], None], interested: Callable[[], bool] = lambda: True
+    ) -> None:
+        """`interested`: whether this subscriber wants reads now (e.g. has streams)."""
         self._subscribers.append(on_commit)
+        self._interests.append(interested)
+
+    def _interested(self) -> bool:
+        return any(interested() for interested in self._interests)
 
     def _on_commit(self, cursor: int) -> None:
         for on_commit in self._subscribers:
@@ -113,24 +135,34 @@ class CommitListener:
         await connection.add_listener(NOTIFY_CHANNEL, self._on_notify)
         self.connects += 1
         self._connected.set()
+        loop = asyncio.get_running_loop()
+        last_read = -float("inf")
+        pending = False
         while not connection.is_closed():
-            # Read after LISTEN: whatever committed while we were away is covered.
-            self._on_commit(await asyncio.wait_for(last_cursor(connection), self._check_interval))
+            # Read after LISTEN: whatever committed while we were away is
+            # covered. Cleared before the read: a notification during it
+            # makes one more read.
+            self._poked.clear()
+            if self._interested() or loop.time() - last_read >= self._check_interval:
+                final, pending = await asyncio.wait_for(
+                    final_cursor(connection), self._check_interval
+                )
+                last_read = loop.time()
+                self._on_commit(final)
+            else:
+                pending = False
+            wait = self._pending_interval if pending else self._check_interval
             with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._lost.wait(), self._check_interval)
+                await asyncio.wait_for(self._poked.wait(), wait)
             if self._lost.is_set():
                 return
 
     def _on_notify(self, connection: Any, pid: int, channel: str, payload: object) -> None:
-        try:
-            cursor = int(str(payload))
-        except ValueError:
-            log.warning("ignoring a malformed notification on %s", channel)
-            return
-        self._on_commit(cursor)
+        self._poked.set()
 
     def _on_terminated(self, connection: Any) -> None:
         self._lost.set()
+        self._poked.set()
 
     async def _drop_connection(self) -> None:
         connection, self._connection = self._connection, None

@@ -6,7 +6,7 @@ a failure leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -26,6 +26,7 @@ from server.domain.models import (
 from server.domain.recurrence import candidate_work_item_ids
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
 from server.storage import events, recurrence, runs, work_items
+from server.storage.commit_signal import CommitSignal
 
 
 class Store:
@@ -33,6 +34,8 @@ class Store:
         self.pool = pool
         # For connections that must not come from the pool (a LISTEN).
         self.dsn = dsn
+        # Wakes every server's watch after each event write.
+        self.commit_signal = CommitSignal(pool)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[asyncpg.Connection]:
@@ -52,9 +55,16 @@ class Store:
         self, new_events: Sequence[NewEvent], body: SourceBody | None = None
     ) -> list[Recorded]:
         """All of them or none, with the webhook body they came in, if any:
-        one statement, committed on its own (no BEGIN/COMMIT round trips)."""
-        async with self.connection() as connection:
-            return await events.insert_events(connection, new_events, body)
+        one statement, in a transaction of its own. BEGIN and COMMIT cost two
+        round trips, but no write waits on them (there is no shared lock), and
+        a call cancelled meanwhile (its deadline passed) never reaches COMMIT:
+        it leaves nothing, where a lone statement could commit after the
+        client gave up."""
+        try:
+            async with self.connection() as connection, connection.transaction():
+                return await events.insert_events(connection, new_events, body)
+        finally:
+            self.commit_signal.written()
 
     async def record_run(self, run: RunInput) -> Run:
         async with self.connection() as connection, connection.transaction():
@@ -64,13 +74,16 @@ class Store:
         self, new_events: Sequence[NewEvent], new_runs: Sequence[RunInput]
     ) -> tuple[list[Recorded], list[Run]]:
         """Events and the runs linked to them, in one transaction. The runs must
-        follow the events they link to, so this holds the cursor lock across
-        the runs' round trips, unlike record_events: fine for heartbeats,
-        which are rare (two events a call, a few calls an hour)."""
-        async with self.connection() as connection, connection.transaction():
-            recorded = await events.insert_events(connection, new_events)
-            stored_runs = [await runs.upsert_run(connection, run) for run in new_runs]
-            return recorded, stored_runs
+        follow the events they link to, so this transaction stays open across
+        the runs' round trips (holding the watchers' bound back that long,
+        storage/events.py): fine for heartbeats, a few calls an hour."""
+        try:
+            async with self.connection() as connection, connection.transaction():
+                recorded = await events.insert_events(connection, new_events)
+                stored_runs = [await runs.upsert_run(connection, run) for run in new_runs]
+                return recorded, stored_runs
+        finally:
+            self.commit_signal.written()
 
     async def list_events(
         self, event_filter: EventFilter, limit: int, before_cursor: int | None = None
@@ -79,16 +92,26 @@ class Store:
             return await events.list_events(connection, event_filter, limit, before_cursor)
 
     async def events_after(
-        self, event_filter: EventFilter, after_cursor: int, limit: int
+        self,
+        event_filter: EventFilter,
+        after_cursor: int,
+        limit: int,
+        upto: int | None = None,
+        projects: Collection[str] | None = None,
     ) -> list[StoredEvent]:
-        """Matching events above `after_cursor`, oldest first, at most `limit`."""
+        """Matching events above `after_cursor` and at most `upto` (of
+        `projects`, when given), oldest first, at most `limit`."""
         async with self.connection() as connection:
-            return await events.events_after(connection, event_filter, after_cursor, limit)
+            return await events.events_after(
+                connection, event_filter, after_cursor, limit, upto, projects
+            )
 
-    async def last_cursor(self) -> int:
-        """The highest cursor committed so far."""
+    async def final_cursor(self) -> int:
+        """The highest cursor below which every event is final: no event will
+        ever appear at or below it again (storage/events.py)."""
         async with self.connection() as connection:
-            return await events.last_cursor(connection)
+            final, _ = await events.final_cursor(connection)
+            return final
 
     async def coverage(self, event_filter: EventFilter, limit: int) -> list[ProviderCoverage]:
         async with self.connection() as connection:

@@ -116,7 +116,7 @@ async def test_the_response_lists_each_event_of_the_body_in_order(service: Servi
     assert [e.provider_event_id for e in response.events] == [
         f"alertmanager:{index:016x}:2022-07-26T19:55:58.97Z" for index in range(3)
     ]
-    cursors = [int(e.cursor) for e in response.events]
+    cursors = [int(e.cursor, 16) for e in response.events]
     assert cursors == sorted(cursors)
     read = await dossier(service)
     assert sorted(e.event_id for e in read.events) == sorted(e.event_id for e in response.events)

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from server.domain.models import EventFilter, StoredEvent
-from server.domain.watch import Batch, Entry, Subscriber, caught_up_to
+from server.domain.watch import Batch, Entry, Subscriber, caught_up_to, hub_scope
 from tests.stored import stored_event
 
 WATCHED = "alpha"
@@ -331,3 +331,43 @@ def test_every_matching_event_is_delivered_exactly_once_in_cursor_order_with_no_
     assert world.delivered == expected
     assert world.subscriber.position == len(world.committed)
     assert world.subscriber.peak_queued <= max_queued
+
+
+# --- a hub that reads only its subscribers' projects ---------------------------
+
+
+def scoped(after: int, upto: int, projects: frozenset[str] | None) -> Batch[int]:
+    """A hub batch read for `projects` only: the other projects' events are absent."""
+    events = [event(c) for c in range(after + 1, upto + 1)]
+    kept = [e for e in events if projects is None or e.project_id in projects]
+    return Batch(after, upto, tuple(Entry(e, e.cursor) for e in kept), projects)
+
+
+def test_the_hub_reads_every_project_once_a_subscriber_watches_them_all() -> None:
+    assert hub_scope([ONLY_ALPHA, EventFilter(project_id=OTHER)]) == frozenset({WATCHED, OTHER})
+    assert hub_scope([ONLY_ALPHA, EventFilter(channel_type="alert")]) is None
+    assert hub_scope([]) == frozenset()
+
+
+def test_a_batch_of_the_subscribers_project_connects() -> None:
+    sub: Subscriber[int] = Subscriber(ONLY_ALPHA, position=2, max_queued=100)
+    b = scoped(2, 5, frozenset({WATCHED}))
+    assert sub.connects(b)
+    assert cursors(sub.take(b)) == [3, 4, 5]
+
+
+def test_a_batch_read_without_the_subscribers_project_never_connects_above_its_position() -> None:
+    # The subscriber arrived after the hub's read: its project was not read.
+    sub: Subscriber[int] = Subscriber(ONLY_ALPHA, position=2, max_queued=100)
+    assert not sub.connects(scoped(2, 5, frozenset({OTHER})))
+    every_project: Subscriber[int] = Subscriber(EventFilter(), position=2, max_queued=100)
+    assert not every_project.connects(scoped(2, 5, frozenset({WATCHED})))
+    assert every_project.connects(scoped(2, 5, None))
+
+
+def test_a_batch_wholly_below_the_position_connects_whatever_it_read_and_delivers_nothing() -> None:
+    # After a catch-up past it, the stale batch must not send the stream back to the database.
+    sub: Subscriber[int] = Subscriber(ONLY_ALPHA, position=9, max_queued=100)
+    b = scoped(2, 5, frozenset({OTHER}))
+    assert sub.connects(b)
+    assert sub.take(b) == [] and sub.position == 9

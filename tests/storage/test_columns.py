@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -84,7 +85,12 @@ def test_every_events_column_is_declared_once_with_its_migrated_type() -> None:
     assert declared == _migrated_event_columns()
 
 
-_WRITE_MIGRATION = MIGRATIONS_DIR / "0004_one_round_trip_writes.sql"
+def _write_migration() -> Path:
+    """The last migration that (re)defines record_events()."""
+    return [p for p in sorted(MIGRATIONS_DIR.glob("*.sql")) if "FUNCTION record_events(" in p.read_text()][-1]
+
+
+_WRITE_MIGRATION = _write_migration()
 
 
 def _squeezed(sql: str) -> str:
@@ -94,8 +100,9 @@ def _squeezed(sql: str) -> str:
 def _record_events_parameters() -> list[tuple[str, str]]:
     """(name, type) of each parameter of record_events(), as the migration declares them."""
     sql = _WRITE_MIGRATION.read_text()
-    declared = sql[sql.index("CREATE FUNCTION record_events(") :]
-    declared = declared[len("CREATE FUNCTION record_events(") : declared.index("\n) RETURNS")]
+    opening = "FUNCTION record_events("
+    declared = sql[sql.index(opening) + len(opening) :]
+    declared = declared[: declared.index("\n) RETURNS")]
     return [tuple(line.strip().rstrip(",").split(" ", 1)) for line in declared.splitlines() if line.strip()]  # type: ignore[misc]
 
 
@@ -136,11 +143,16 @@ def test_the_call_names_every_parameter_once() -> None:
     assert [int(n) for _, n in named] == list(range(1, len(named) + 1))
 
 
-def test_record_events_takes_the_lock_before_the_statement_that_checks_duplicates() -> None:
-    # The duplicate check's snapshot must come after the lock (see the migration).
+def test_record_events_takes_its_locks_before_its_transaction_id_and_its_duplicate_check() -> None:
+    # The key locks come before anything that takes a transaction id, and the
+    # duplicate check's snapshot after them (see the migration).
     sql = _WRITE_MIGRATION.read_text()
-    body = sql[sql.index("BEGIN\n") :]
-    assert body.index("UPDATE event_cursor") < body.index("RETURN QUERY") < body.index("EXISTS (")
+    body = sql[sql.index("#variable_conflict") :]
+    key_locks = body.index("pg_advisory_xact_lock(")
+    assert key_locks < body.index("FOR KEY SHARE") < body.index("INSERT INTO source_bodies")
+    assert body.index("INSERT INTO source_bodies") < body.index("pg_current_xact_id()")
+    assert body.index("pg_current_xact_id()") < body.index("RETURN QUERY") < body.index("EXISTS (")
+    assert "pg_notify" not in body and "UPDATE event_cursor" not in body
     assert "LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan" in sql
 
 
