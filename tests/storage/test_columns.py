@@ -156,11 +156,11 @@ def test_record_events_takes_its_locks_before_its_transaction_id_and_its_duplica
     assert "LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan" in sql
 
 
-def test_the_select_list_is_every_stored_event_field_but_the_source_body() -> None:
+def test_the_select_list_is_every_stored_event_field_but_the_source_body_and_envelope() -> None:
     selected = events._SELECT_EVENTS.removeprefix("SELECT ").removesuffix(" FROM events")
     names = selected.split(", ")
     assert len(names) == len(set(names))
-    assert set(names) == set(StoredEvent.model_fields) - {"source_body_id"}
+    assert set(names) == set(StoredEvent.model_fields) - {"source_body_id", "source_envelope"}
     # Derived again by StoredEvent, or written only.
     assert "source_ref_count" not in names and "source_body_id" not in names
 
@@ -185,7 +185,8 @@ def test_a_stored_row_reads_back_as_the_event_it_was_written_from() -> None:
 
     stored = row_to_event(row)
 
-    expected = event.model_dump() | {"source_body_id": None}
+    # Neither the body nor the envelope is read back (no read returns them).
+    expected = event.model_dump() | {"source_body_id": None, "source_envelope": None}
     assert stored == StoredEvent(**expected, cursor=7, is_duplicate=True, received_at=received)
     assert stored.source_refs == event.source_refs
 
