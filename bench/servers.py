@@ -120,6 +120,6 @@ async def running_servers(
         for process in processes:
             try:
                 await asyncio.wait_for(process.wait(), 20)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 process.kill()
                 await process.wait()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from uuid import UUID
 
@@ -210,22 +210,43 @@ def summarize(groups: Sequence[RecurrenceGroup]) -> RecurrenceSummary:
     )
 
 
+def open_groups(facts: Sequence[GroupFacts]) -> list[RecurrenceGroup]:
+    """Every group, built once, as if no work item had been handed off: what
+    the handoff lookup needs (the work item ids), and what `read_model` then
+    completes without building any group again."""
+    return [build_group(f, handed_off=()) for f in facts]
+
+
+def read_model(
+    groups: Sequence[RecurrenceGroup],
+    handoff_kinds: Mapping[str, Collection[str]],
+    as_of: datetime,
+) -> RecurrenceReadModel:
+    """The read model of `open_groups`, with the handed-off work items marked."""
+    marked = [
+        replace(g, work_item=g.work_item.handed_off())
+        if g.work_item is not None and g.work_item.work_item_id in handoff_kinds
+        else g
+        for g in groups
+    ]
+    return RecurrenceReadModel(
+        groups=marked, summary=summarize(marked), handoff_kinds=handoff_kinds, as_of=as_of
+    )
+
+
 def build_read_model(
     facts: Sequence[GroupFacts], handoff_kinds: Mapping[str, Collection[str]], as_of: datetime
 ) -> RecurrenceReadModel:
     """Groups in storage order: occurrence_total desc, then most recent event first."""
-    groups = [build_group(f, handoff_kinds.keys()) for f in facts]
-    return RecurrenceReadModel(
-        groups=groups, summary=summarize(groups), handoff_kinds=handoff_kinds, as_of=as_of
-    )
+    return read_model(open_groups(facts), handoff_kinds, as_of)
+
+
+def work_item_ids(groups: Sequence[RecurrenceGroup]) -> list[str]:
+    """The ids of the work items the groups yield."""
+    return [g.work_item.work_item_id for g in groups if g.work_item is not None]
 
 
 def candidate_work_item_ids(facts: Sequence[GroupFacts]) -> list[str]:
     """The ids of the work items the groups would yield, to look up their handoffs
     in one query before the statuses are known."""
-    ids: list[str] = []
-    for group in facts:
-        item = build_group(group, handed_off=()).work_item
-        if item is not None:
-            ids.append(item.work_item_id)
-    return ids
+    return work_item_ids(open_groups(facts))

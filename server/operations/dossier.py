@@ -24,7 +24,7 @@ from server.domain.recurrence import (
     RecurrenceGroup,
     RecurrenceReadModel,
     RecurrenceSummary,
-    build_read_model,
+    read_model,
     recurrence_filter,
 )
 from server.domain.validation import (
@@ -96,7 +96,9 @@ async def load_read_model(store: Store, query: ReadModelQuery, limit: int) -> Re
     """The recurrence read model over the most recent `limit` events of the
     query's filters (heartbeats excluded)."""
     window = await store.recurrence_window(recurrence_filter(query.project_id, query.provider), limit)
-    return build_read_model(window.facts, window.handoff_kinds, window.as_of)
+    # Each group was built once, in the store's snapshot; only the handed-off
+    # work items change here.
+    return read_model(window.groups, window.handoff_kinds, window.as_of)
 
 
 class DossierOperations:

@@ -37,7 +37,7 @@ from uuid import UUID
 import asyncpg
 
 from server.domain.models import REF_SYSTEMS, EventFilter, RepairStatus, RunState, SourceRef
-from server.domain.recurrence import GroupFacts, LinkedRun
+from server.domain.recurrence import GroupFacts, LinkedRun, RecurrenceGroup
 from server.storage.events import filter_clauses, ref_flag, ref_total, ref_total_aggregates
 
 # The window: the newest `limit` matching events, the only rows read from
@@ -185,6 +185,8 @@ class RecurrenceWindow:
     handoff_kinds: dict[str, set[str]]
     # The database clock of that snapshot.
     as_of: datetime
+    # The groups of `facts`, built once (domain.recurrence.open_groups).
+    groups: list[RecurrenceGroup]
 
 
 async def group_facts(

@@ -23,7 +23,7 @@ from server.domain.models import (
     SourceBody,
     StoredEvent,
 )
-from server.domain.recurrence import candidate_work_item_ids
+from server.domain.recurrence import open_groups, work_item_ids
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
 from server.storage import events, recurrence, runs, work_items
 from server.storage.commit_signal import CommitSignal
@@ -127,9 +127,12 @@ class Store:
             isolation="repeatable_read", readonly=True
         ):
             facts = await recurrence.group_facts(connection, event_filter, limit)
-            kinds = await work_items.handoff_kinds(connection, candidate_work_item_ids(facts))
+            groups = open_groups(facts)
+            kinds = await work_items.handoff_kinds(connection, work_item_ids(groups))
             as_of = await connection.fetchval("SELECT now()")
-            return recurrence.RecurrenceWindow(facts=facts, handoff_kinds=kinds, as_of=as_of)
+            return recurrence.RecurrenceWindow(
+                facts=facts, handoff_kinds=kinds, as_of=as_of, groups=groups
+            )
 
     async def record_dry_run(self, **record: Any) -> DryRunRecord:
         """Appends one dry-run record: the only row a dry-run writes."""

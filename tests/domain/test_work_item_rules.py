@@ -24,8 +24,11 @@ from server.domain.recurrence import (
     build_read_model,
     candidate_work_item_ids,
     latest_run,
+    open_groups,
+    read_model,
     repair_summary,
     summarize,
+    work_item_ids,
 )
 from server.domain.work_items import (
     EVIDENCE_LIST_CAP,
@@ -786,3 +789,19 @@ def test_candidate_work_item_ids_are_those_of_the_groups_that_yield_one() -> Non
         expected_id(PROJECT, "x", "automation_gap"),
         expected_id(PROJECT, "z", "manual_gate"),
     ]
+
+
+def test_groups_built_once_then_marked_equal_groups_built_knowing_the_handoffs() -> None:
+    # The store builds each group once (open_groups) for the handoff lookup;
+    # read_model only marks the handed-off ones: the same model either way.
+    all_facts = [
+        facts(recurrence_key="x", occurrence_total=2),
+        facts(recurrence_key="y", occurrence_total=3),
+        facts(recurrence_key="z", runs=[run(1, RunState.WAITING_APPROVAL)]),
+    ]
+    handed = {expected_id(PROJECT, "y", "automation_gap"): {"manual_takeover"}}
+    marked = read_model(open_groups(all_facts), handed, NOW)
+    direct = [build_group(f, handed.keys()) for f in all_facts]
+    assert marked.groups == direct
+    assert marked.summary == summarize(direct)
+    assert work_item_ids(open_groups(all_facts)) == candidate_work_item_ids(all_facts)
