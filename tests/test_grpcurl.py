@@ -166,7 +166,7 @@ def _check_ingested(result: Result) -> None:
     assert events
     for event in events:
         uuid.UUID(event["event_id"])
-        assert int(event["cursor"]) > 0
+        assert int(event["cursor"], 16) > 0
 
 
 def _check_dossier(result: Result) -> None:
