@@ -30,7 +30,6 @@ import re
 import re._constants as sre_constants  # type: ignore[import-not-found]
 import re._parser as sre_parse  # type: ignore[import-not-found]
 import subprocess
-import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -104,6 +103,8 @@ def _class_chars(items: list[tuple[object, object]]) -> list[str]:
         elif op is sre_constants.LITERAL:
             chars.append(chr(av))  # type: ignore[arg-type]
         elif op is sre_constants.RANGE:
+            low: int
+            high: int
             low, high = av  # type: ignore[misc]
             chars.extend(chr(c) for c in range(low, high + 1))
         elif op is sre_constants.CATEGORY:
@@ -512,4 +513,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -246,7 +246,7 @@ class Row(Protocol):
 
 
 # Fields a StoredEvent has that no read fills in (see COLUMNS).
-_NOT_READ = {"source_envelope": None, "source_body_id": None}
+_NOT_READ: dict[str, Any] = {"source_envelope": None, "source_body_id": None}
 
 
 def row_to_event(row: Row) -> StoredEvent:

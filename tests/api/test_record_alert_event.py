@@ -11,6 +11,7 @@ import pytest
 from awooop.channel_events.v1 import common_pb2, dossier_pb2, events_pb2
 from google.protobuf import struct_pb2
 
+from server.domain.redaction import REDACTION_VERSION
 from tests.harness import INGEST, Service, violated_fields
 
 
@@ -54,7 +55,7 @@ async def test_recorded_event_carries_every_derived_field(service: Service) -> N
     assert event.content_redacted == content
     assert event.content_preview == content
     assert event.has_redacted_content is False
-    assert event.redaction_version == "v2"
+    assert event.redaction_version == REDACTION_VERSION
     assert event.content_length == len(content)
     assert event.content_sha256 == hashlib.sha256(content.encode()).hexdigest()
     assert event.alertname == "MemoryHigh"

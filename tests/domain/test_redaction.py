@@ -218,6 +218,9 @@ def test_redacting_a_redacted_text_again_changes_nothing(
 
 
 ORDINARY_TEXT = [
+    # An id with a compact timestamp (the provider heartbeat's event_id).
+    "sentry:heartbeat-20261204T185339Z",
+    "job backup-2026-12-04T18:53:39Z finished",
     "db-0.postgres.prod.svc.cluster.local:5432 is unreachable",
     "pod api-7d9f8b6c5-x2k4q OOMKilled in namespace payments-prod",
     "request_id=3f2a9c1e-8b7d-4e2f-9a1b-123456789abc trace_id=4bf92f3577b34da6a3ce929d0e0e4736",

@@ -48,6 +48,10 @@ class Rule:
     # Every match lies within one line, so on a long text the rule only needs to
     # read the lines that hold a hint (see redact_text).
     single_line: bool = True
+    # No match holds a whitespace character, and the look-arounds only look for
+    # letters and digits: a long text may then be scanned in pieces cut at
+    # whitespace with the same result (see redact_text's _sub_in_pieces).
+    whitespace_free: bool = False
     # Numbers, not names, of the "secret*" groups: replace() runs once per match
     # and a text can hold a hundred thousand of them.
     secret_groups: tuple[int, ...] = field(init=False)

@@ -150,7 +150,10 @@ YAML_BLOCK_RULE = Rule(
 _FLAG_RULE = Rule(
     "cli_flag",
     re.compile(
-        r"(?<![\w\-])--?(?P<key>[A-Za-z][\w\-]{0,63}+)[ \t]++"
+        # "-" first, then the look-behind on the character before it: a
+        # pattern that starts with a literal is searched for in C, one that
+        # starts with a look-behind is tried at every position.
+        r"-(?<![\w\-]-)-?(?P<key>[A-Za-z][\w\-]{0,63}+)[ \t]++"
         r"(?![\-|>&])" + NM
         + r"""(?:"(?P<secret_dq>[^"\r\n]{1,4096}+)"|'(?P<secret_sq>[^'\r\n]{1,4096}+)'"""
         r"""|(?P<secret_bare>[^\s"'`;&|<>]++))"""

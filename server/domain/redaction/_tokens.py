@@ -261,6 +261,9 @@ TOKEN_RULE = Rule(
     # No hints: checking ~150 prefixes one by one costs more than the scan, whose
     # look-behind refuses most positions at once.
     _token_kind,
+    # Tokens hold letters, digits and punctuation, never whitespace (tested:
+    # tests/domain/test_redaction_linear.py).
+    whitespace_free=True,
 )
 
 # Families found by a marker in their middle or end rather than a prefix.
@@ -341,6 +344,10 @@ def _class_changes(text: str) -> int:
     return changes
 
 
+# Compact and ISO 8601 date-times, as ids embed them.
+_TIMESTAMP = re.compile(r"\d{8}T\d{4,6}Z?|\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?Z?")
+
+
 def looks_random(run: str) -> bool:
     """A credential-like random string: long, letters and digits mixed, no words.
 
@@ -349,7 +356,9 @@ def looks_random(run: str) -> bool:
     longest separator-free part is short or reads as words with a number
     (pod and host names, metric names, paths, versions).
     """
-    run = run.rstrip("=")
+    # A timestamp in an id ("heartbeat-20261204T185339Z") is not randomness:
+    # what is left must look random on its own.
+    run = _TIMESTAMP.sub("", run.rstrip("="))
     if len(run) < 14 or run.startswith(_PUBLIC_PREFIXES):
         return False
     has_upper = run != run.lower()
