@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 from awooop.channel_events.v1 import (
@@ -29,13 +30,18 @@ from server.api.watch import GRPC_RENDERING, GrpcEventWatch
 from server.api.work_items import WorkItemService
 from server.auth import Authenticator
 from server.config import Settings
+from server.domain.models import StoredEvent
 from server.http.app import HttpCannotListen, HttpServer, build_asgi
 from server.http.console import ConsoleRoutes
 from server.http.edge import Edge
 from server.http.watch import SSE_RENDERING, SseEventWatch, WatchRoute
 from server.http.webhooks import WebhookRoutes
+from server.observability import tracing
+from server.observability.grpc_calls import CallObserver
+from server.observability.metrics import Metrics
 from server.operations.dossier import DossierOperations
 from server.operations.events import EventOperations
+from server.operations.reredaction import Reredaction
 from server.operations.watch import EventWatch, Rendering
 from server.operations.work_items import WorkItemOperations
 from server.readiness import Readiness
@@ -63,6 +69,8 @@ class App:
     http: HttpServer
     # The SSE stream's watch: the same operation, worded as SSE frames.
     sse_watch: SseEventWatch
+    # Work the server does on its own (the re-redaction pass), cancelled at stop.
+    background: set[asyncio.Task[Any]]
 
     @property
     def http_port(self) -> int:
@@ -75,16 +83,27 @@ class App:
         await self.readiness.start()
 
     async def stop(self, grace: float) -> None:
-        """Stop accepting, let calls in flight finish within `grace`, end
-        streams: health and /readyz turn NOT_SERVING first, then every stream
-        ends, then both servers stop together."""
+        """Health and /readyz turn NOT_SERVING, both servers stop accepting,
+        every stream ends (UNAVAILABLE SHUTTING_DOWN, an SSE error frame), and
+        calls and requests in flight finish within `grace`. Never raises
+        before both servers are stopped."""
+        stopping: list[asyncio.Task[None]] = []
         try:
+            for task in list(self.background):
+                task.cancel()
+            await asyncio.gather(*self.background, return_exceptions=True)
             await self.readiness.close()
             await self.health.enter_graceful_shutdown()
+            await self.http.stop_accepting()
+            # gRPC refuses new calls from here on, and waits for those in flight.
+            stopping.append(asyncio.create_task(self.server.stop(grace)))
+            await asyncio.sleep(0)
             await self.watch.close()
             await self.sse_watch.close()
         finally:
-            await asyncio.gather(self.server.stop(grace), self.http.stop())
+            if not stopping:
+                stopping.append(asyncio.create_task(self.server.stop(grace)))
+            await asyncio.gather(*stopping, self.http.stop())
 
 
 class CannotListen(Exception):
@@ -119,32 +138,80 @@ def _watch(
     )
 
 
+async def _reredact(store: Store) -> None:
+    """The re-redaction pass, once per start; a failure is logged, never fatal
+    (the next start goes on where this one stopped)."""
+    try:
+        await Reredaction(store).run()
+    except asyncio.CancelledError:
+        raise
+    except Exception:  # background work must not take the server down
+        log.warning("re-redaction pass stopped; the next start resumes it", exc_info=True)
+
+
+def _timed(rendering: Rendering[T], metrics: Metrics, transport: str) -> Rendering[T]:
+    """The rendering, observing each event's delivery lag as it is rendered."""
+    lag = metrics.watch_lag.labels(transport)
+
+    def event(stored: StoredEvent) -> T:
+        lag.observe(max(0.0, time.time() - stored.received_at.timestamp()))
+        return rendering.event(stored)
+
+    return Rendering(event=event, progress=rendering.progress)
+
+
+def _observe_live(
+    metrics: Metrics, store: Store, watches: dict[str, EventWatch[Any]], listener: CommitListener
+) -> None:
+    """What /metrics reads at scrape time: the pool, each transport's watch, the listener."""
+    pool = store.pool
+    metrics.live.pool = lambda: (
+        pool.get_size(), pool.get_size() - pool.get_idle_size(), pool.get_max_size()
+    )
+    for transport, watch in watches.items():
+        metrics.live.watches[transport] = lambda watch=watch: _watch_figures(watch)  # type: ignore[misc]
+    metrics.live.listener_connects = lambda: listener.connects
+
+
+def _watch_figures(watch: EventWatch[Any]) -> tuple[int, int, int]:
+    stats = watch.stats()
+    return stats.streams, stats.catch_ups, stats.overflows
+
+
 def create_app(
     settings: Settings,
     store: Store,
     authenticator: Authenticator,
     listen: str | None = None,
     http_listen: str | None = None,
+    traced: bool = False,
 ) -> App:
     """Both servers over one set of operations; `listen` and `http_listen`
-    override the settings' addresses (tests bind port 0)."""
+    override the settings' addresses (tests bind port 0); `traced`: spans
+    for every call (server/observability/tracing.py, started by the caller)."""
     readiness: Readiness | None = None
 
     def is_ready() -> bool:
         return readiness is not None and readiness.ready
 
+    metrics = Metrics()
     server = grpc.aio.server(
-        interceptors=[Guard(authenticator, is_ready, settings.call_timeout)],
+        # The observer outermost: it sees the status the guard decides.
+        interceptors=[
+            *(tracing.grpc_interceptors() if traced else []),
+            CallObserver(metrics),
+            Guard(authenticator, is_ready, settings.call_timeout, metrics),
+        ],
         options=_SERVER_OPTIONS,
     )
-    events = EventOperations(store, settings)
+    events = EventOperations(store, settings, metrics)
     dossier = DossierOperations(store)
     work_items = WorkItemOperations(store)
     # One watch per transport (each renders an event once for all of its
     # streams, and reads nothing while it has none), one commit listener.
     listener = CommitListener(store.dsn)
-    watch = _watch(store, GRPC_RENDERING, settings, listener)
-    sse_watch = _watch(store, SSE_RENDERING, settings, listener)
+    watch = _watch(store, _timed(GRPC_RENDERING, metrics, "grpc"), settings, listener)
+    sse_watch = _watch(store, _timed(SSE_RENDERING, metrics, "sse"), settings, listener)
     events_pb2_grpc.add_EventServiceServicer_to_server(EventService(events, watch), server)
     dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierService(dossier), server)
     work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(work_items), server)
@@ -168,20 +235,38 @@ def create_app(
         *ConsoleRoutes(events, dossier, work_items).endpoints(),
         *WatchRoute(sse_watch).endpoints(),
     ]
-    edge = Edge(authenticator, is_ready, settings.call_timeout)
-    asgi = build_asgi(edge, endpoints, settings.http_prefix, lambda: readiness is not None and readiness.serving)
+    edge = Edge(authenticator, is_ready, settings.call_timeout, metrics)
+    asgi = build_asgi(
+        edge,
+        endpoints,
+        settings.http_prefix,
+        lambda: readiness is not None and readiness.serving,
+        metrics,
+    )
     try:
-        http = HttpServer(asgi, http_listen or settings.http_listen, settings.shutdown_grace)
+        http = HttpServer(
+            tracing.asgi_middleware(asgi) if traced else asgi,
+            http_listen or settings.http_listen,
+            settings.shutdown_grace,
+        )
     except HttpCannotListen as error:
         raise CannotListen(str(error)) from error
 
-    async def start_watches() -> None:
+    background: set[asyncio.Task[Any]] = set()
+
+    async def on_database() -> None:
         await watch.start()
         await sse_watch.start()
+        # Rows stored under older redaction rules are redacted again, a small
+        # batch at a time (server/operations/reredaction.py).
+        task = asyncio.create_task(_reredact(store), name="reredaction")
+        background.add(task)
+        task.add_done_callback(background.discard)
 
     readiness = Readiness(
-        store, health, SERVICE_NAMES, start_watches, probe_interval=settings.health_probe_interval
+        store, health, SERVICE_NAMES, on_database, probe_interval=settings.health_probe_interval
     )
+    _observe_live(metrics, store, {"grpc": watch, "sse": sse_watch}, listener)
     return App(
         server=server,
         port=port,
@@ -190,4 +275,5 @@ def create_app(
         readiness=readiness,
         http=http,
         sse_watch=sse_watch,
+        background=background,
     )

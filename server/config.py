@@ -32,6 +32,17 @@ class Settings(BaseSettings):
         pattern=r"^(/[A-Za-z0-9._~-]+)*$",
         validation_alias=AliasChoices("AWOOOP_HTTP_PREFIX", "http_prefix"),
     )
+    # Logs: "json", "console", or "auto" (JSON unless stdout is a terminal).
+    log_format: str = Field(
+        default="auto",
+        pattern="^(auto|json|console)$",
+        validation_alias=AliasChoices("AWOOOP_LOG_FORMAT", "log_format"),
+    )
+    log_level: str = Field(
+        default="INFO",
+        pattern="(?i)^(debug|info|warning|error)$",
+        validation_alias=AliasChoices("AWOOOP_LOG_LEVEL", "log_level"),
+    )
     # Unset: a dev key file is made under data_dir, its token printed once.
     auth_file: Path | None = Field(
         default=None, validation_alias=AliasChoices("AWOOOP_AUTH_FILE", "auth_file")

@@ -357,6 +357,8 @@ async def test_grpcurl_shows_an_error_with_its_code_and_bad_request_details(
     [bad_request, info] = too_many["details"]
     assert bad_request["@type"] == "type.googleapis.com/google.rpc.BadRequest"
     assert [v["field"] for v in bad_request["field_violations"]] == ["limit"]
+    # The call's request id, to find it in the server's log.
+    assert len(info.pop("metadata")["request_id"]) == 32
     assert info == {
         "@type": "type.googleapis.com/google.rpc.ErrorInfo",
         "domain": "channel-events.awooop",

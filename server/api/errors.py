@@ -26,6 +26,8 @@ from server.domain.errors import (
     Unavailable,
     database_unavailable,
 )
+from server.domain.redaction import redact_text
+from server.observability.context import current_request_id
 from server.storage.database import CONNECTION_ERRORS
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,11 @@ def as_safe_error(error: Exception) -> Exception:
     return error
 
 
+def reason_of(error: Exception) -> str:
+    """The stable reason a caller is told (for metrics: a bounded label)."""
+    return error.reason if isinstance(error, DomainError) else "INTERNAL"
+
+
 def statuses_of(error: Exception) -> Statuses:
     if isinstance(error, DomainError):
         return STATUS_BY_ERROR[type(error)]
@@ -95,16 +102,21 @@ def _pack(message: object) -> any_pb2.Any:
 
 
 def _error_info(reason: str, metadata: dict[str, str] | None = None) -> any_pb2.Any:
-    return _pack(
-        error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata or {})
-    )
+    """ErrorInfo, with the call's request id (server/observability/context.py),
+    so that a caller can find the call in the server's logs."""
+    metadata = dict(metadata or {})
+    if request_id := current_request_id():
+        metadata["request_id"] = request_id
+    return _pack(error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata))
 
 
 def _bad_request(error: InvalidArgument) -> any_pb2.Any:
     return _pack(
         error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=redact_text(v.field), description=redact_text(v.description)
+                )
                 for v in error.violations
             ]
         )
@@ -118,5 +130,6 @@ def to_error_status(error: Exception) -> ErrorStatus:
         details = [_error_info(error.reason, error.metadata)]
         if isinstance(error, InvalidArgument):
             details.insert(0, _bad_request(error))
-        return ErrorStatus(code, error.message, details)
+        # A message may quote the caller's input: it passes the redactor too.
+        return ErrorStatus(code, redact_text(error.message), details)
     return ErrorStatus(grpc.StatusCode.INTERNAL, "internal error", [_error_info("INTERNAL")])

@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 from grpc_status import rpc_status
 
-from server.api.errors import as_safe_error, to_error_status
+from server.api.errors import as_safe_error, reason_of, to_error_status
 from server.api.wire import Undecodable, nul_fields, tolerant
 from server.auth import Authenticator, Principal, Role, require_project
 from server.domain.errors import (
@@ -34,6 +34,8 @@ from server.domain.errors import (
 )
 from server.domain.heartbeat import DEFAULT_PROJECT
 from server.domain.validation import MAX_VIOLATIONS
+from server.observability.context import note_caller
+from server.observability.metrics import Metrics
 from server.readiness import RETRY_AFTER_SECONDS
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,13 @@ def _project_of(method: str, request: Any) -> str:
     return project_id
 
 
-async def _abort(context: grpc.aio.ServicerContext, error: Exception) -> None:
-    status = rpc_status.to_status(to_error_status(as_safe_error(error)).to_rpc_status())
+async def _abort(
+    context: grpc.aio.ServicerContext, error: Exception, method: str, metrics: Metrics
+) -> None:
+    safe = as_safe_error(error)
+    error_status = to_error_status(safe)
+    metrics.call_failed("grpc", method, reason_of(safe), error)
+    status = rpc_status.to_status(error_status.to_rpc_status())
     await context.abort(status.code, status.details, status.trailing_metadata)
 
 
@@ -118,9 +125,14 @@ def _check_wire_rules(request: Any) -> None:
 
 class Guard(grpc.aio.ServerInterceptor):
     def __init__(
-        self, authenticator: Authenticator, is_ready: Callable[[], bool], call_timeout: float
+        self,
+        authenticator: Authenticator,
+        is_ready: Callable[[], bool],
+        call_timeout: float,
+        metrics: Metrics,
     ) -> None:
         self._authenticator = authenticator
+        self._metrics = metrics
         # A unary call without a deadline of its own gets this one.
         self._call_timeout = call_timeout
         # False until the database is reachable and migrated (server/readiness.py).
@@ -135,7 +147,9 @@ class Guard(grpc.aio.ServerInterceptor):
         principal = self._authenticator.authenticate(_authorization(context), role)
         # Only a caller who may call the RPC learns what is wrong with its request.
         _check_wire_rules(request)
-        require_project(principal, _project_of(name, request))
+        project_id = _project_of(name, request)
+        note_caller(principal.operator_id, project_id)
+        require_project(principal, project_id)
         if not self._is_ready():
             raise not_ready(RETRY_AFTER_SECONDS)
         _principal.set(principal)
@@ -174,7 +188,7 @@ class Guard(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 raise
             except Exception as error:  # noqa: BLE001 - every error gets a safe status
-                await _abort(context, error)
+                await _abort(context, error, method, self._metrics)
 
         return guarded
 
@@ -187,6 +201,6 @@ class Guard(grpc.aio.ServerInterceptor):
             except grpc.aio.AbortError:
                 raise
             except Exception as error:  # noqa: BLE001 - every error gets a safe status
-                await _abort(context, error)
+                await _abort(context, error, method, self._metrics)
 
         return guarded

@@ -13,6 +13,7 @@ from typing import Any
 
 from server.domain.models import AlertEventInput, NewEvent, SourceBody, SourceRef
 from server.domain.redaction import REDACTION_VERSION, redact_json, redact_mapping, redact_text
+from server.domain.stored_text import redacted
 
 PREVIEW_LENGTH = 200
 # The longest content_redacted stored, in characters. Redaction can make text
@@ -58,11 +59,11 @@ def redacted_content(title: str, annotations: Mapping[str, str]) -> str:
     return redact_text(raw_content(redact_text(title), redact_mapping(annotations)))
 
 
-def stored_content(redacted: str) -> str:
+def stored_content(text: str) -> str:
     """The redacted content as stored: cut at MAX_CONTENT_REDACTED."""
-    if len(redacted) > MAX_CONTENT_REDACTED:
-        return redacted[: MAX_CONTENT_REDACTED - len(TRUNCATED)] + TRUNCATED
-    return redacted
+    if len(text) > MAX_CONTENT_REDACTED:
+        return text[: MAX_CONTENT_REDACTED - len(TRUNCATED)] + TRUNCATED
+    return text
 
 
 def recurrence_key(
@@ -115,15 +116,6 @@ def log_correlation(labels: Mapping[str, str], annotations: Mapping[str, str]) -
     return found
 
 
-def _redact_ref(ref: SourceRef) -> SourceRef:
-    return SourceRef(
-        system=redact_text(ref.system),
-        kind=redact_text(ref.kind),
-        id=redact_text(ref.id),
-        url=redact_text(ref.url),
-    )
-
-
 def source_envelope(event: AlertEventInput, in_body: bool) -> dict[str, object]:
     """The redacted request, kept as evidence of what the provider said. An
     event from a webhook body has no payload of its own: its body's shared
@@ -150,42 +142,46 @@ def source_body(project_id: str, provider: str, shared: dict[str, Any]) -> Sourc
 
 
 def derive_event(event: AlertEventInput, body: SourceBody | None = None) -> NewEvent:
-    """Every derived field of one event, with every stored string redacted;
-    `body` is the webhook body it came in, if any."""
+    """Every derived field of one event, with every stored string redacted
+    (server/domain/stored_text.py); `body` is the webhook body it came in, if any."""
     alertname = event.labels.get("alertname") or event.title
     content = raw_content(event.title, event.annotations)
-    redacted = redacted_content(event.title, event.annotations)
-    refs = unique_refs(_redact_ref(r) for r in [*event.source_refs, *derived_refs(event, alertname)])
+    redacted_text = redacted_content(event.title, event.annotations)
+    # The parts of the recurrence key, redacted before the key is made of them.
     fingerprint = redact_text(event.fingerprint)
     namespace = redact_text(event.namespace)
     target_resource = redact_text(event.target_resource)
     safe_alertname = redact_text(alertname)
-    return NewEvent(
-        id=uuid.uuid4(),
-        project_id=event.project_id,
-        channel_type=event.channel_type,
-        provider=event.provider,
-        provider_event_id=redact_text(provider_event_id(event.provider, event.event_id)),
-        stage=redact_text(event.stage),
-        channel_chat_id=redact_text(event.channel_chat_id),
-        alertname=safe_alertname,
-        severity=redact_text(event.severity),
-        namespace=namespace,
-        target_resource=target_resource,
-        fingerprint=fingerprint,
-        recurrence_key=recurrence_key(
-            event.provider, fingerprint, safe_alertname, namespace, target_resource
-        ),
-        content_redacted=stored_content(redacted),
-        content_preview=redacted[:PREVIEW_LENGTH],
-        has_redacted_content=redacted != content,
-        redaction_version=REDACTION_VERSION,
-        content_sha256=hashlib.sha256(content.encode()).hexdigest(),
-        content_length=len(content),
-        source_url=redact_text(event.source_url),
-        source_refs=refs,
-        log_correlation={k: redact_text(v) for k, v in log_correlation(event.labels, event.annotations).items()},
-        source_envelope=source_envelope(event, in_body=body is not None),
-        provider_ts=event.provider_ts,
-        source_body_id=body.id if body is not None else None,
+    return redacted(
+        NewEvent(
+            id=uuid.uuid4(),
+            project_id=event.project_id,
+            channel_type=event.channel_type,
+            provider=event.provider,
+            provider_event_id=provider_event_id(event.provider, event.event_id),
+            stage=event.stage,
+            channel_chat_id=event.channel_chat_id,
+            alertname=safe_alertname,
+            severity=event.severity,
+            namespace=namespace,
+            target_resource=target_resource,
+            fingerprint=fingerprint,
+            recurrence_key=recurrence_key(
+                event.provider, fingerprint, safe_alertname, namespace, target_resource
+            ),
+            content_redacted=stored_content(redacted_text),
+            content_preview=redacted_text[:PREVIEW_LENGTH],
+            has_redacted_content=redacted_text != content,
+            redaction_version=REDACTION_VERSION,
+            content_sha256=hashlib.sha256(content.encode()).hexdigest(),
+            content_length=len(content),
+            source_url=event.source_url,
+            source_refs=unique_refs(
+                redacted(r) for r in [*event.source_refs, *derived_refs(event, alertname)]
+            ),
+            log_correlation=log_correlation(event.labels, event.annotations),
+            source_envelope=source_envelope(event, in_body=body is not None),
+            provider_ts=event.provider_ts,
+            source_body_id=body.id if body is not None else None,
+        )
     )

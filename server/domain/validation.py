@@ -15,6 +15,7 @@ from enum import Enum
 from typing import TypeVar
 
 from server.domain.errors import FieldViolation, InvalidArgument
+from server.domain.redaction import redact_text
 
 PROJECT_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 PROVIDER = re.compile(r"[a-z0-9_-]{1,32}")
@@ -30,6 +31,11 @@ MAX_VIOLATIONS = 50
 _SAFE_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 E = TypeVar("E", bound=Enum)
+
+
+# Identifiers are stored and served as given (server/domain/stored_text.py):
+# one that looks like a secret is refused instead.
+_LOOKS_SECRET = "looks like a secret (the redaction rules match it): use another identifier"
 
 
 @dataclass(frozen=True)
@@ -64,12 +70,16 @@ class Violations:
             return
         if not PROJECT_ID.fullmatch(value):
             self.add(name, "must match [A-Za-z0-9_.-]{1,64}")
+        elif redact_text(value) != value:
+            self.add(name, _LOOKS_SECRET)
 
     def provider(self, value: str, name: str = "provider", required: bool = True) -> None:
         if not value and not required:
             return
         if not PROVIDER.fullmatch(value):
             self.add(name, "must match [a-z0-9_-]{1,32}")
+        elif redact_text(value) != value:
+            self.add(name, _LOOKS_SECRET)
 
     def length(self, value: str, name: str, maximum: int, minimum: int = 0) -> None:
         if not minimum <= len(value) <= maximum:

@@ -17,12 +17,16 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from server.http.edge import Edge, Endpoint, json_response
 from server.http.openapi import openapi_document
+from server.observability.http_calls import CallObserverMiddleware
+from server.observability.metrics import CONTENT_TYPE, Metrics
 from server.readiness import RETRY_AFTER_SECONDS
 
 
@@ -31,9 +35,18 @@ class HttpCannotListen(Exception):
 
 
 def build_asgi(
-    edge: Edge, endpoints: Sequence[Endpoint], prefix: str, is_serving: Callable[[], bool]
+    edge: Edge,
+    endpoints: Sequence[Endpoint],
+    prefix: str,
+    is_serving: Callable[[], bool],
+    metrics: Metrics,
 ) -> Starlette:
     document = openapi_document(endpoints, prefix)
+
+    async def metrics_route(request: Request) -> Response:
+        """The Prometheus text format (README: Metrics). Open, like the
+        probes: it holds counts and names, never an id, a token or text."""
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
 
     async def healthz(request: Request) -> Response:
         """The process is up and its event loop answers (a liveness probe)."""
@@ -57,8 +70,11 @@ def build_asgi(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/openapi.json", openapi, methods=["GET"]),
+        Route("/metrics", metrics_route, methods=["GET"]),
     ]
-    return Starlette(routes=routes)
+    return Starlette(
+        routes=routes, middleware=[Middleware(CallObserverMiddleware, metrics=metrics)]
+    )
 
 
 def _bind(address: str) -> socket.socket:
@@ -79,7 +95,7 @@ def _bind(address: str) -> socket.socket:
 
 
 class HttpServer:
-    def __init__(self, asgi: Starlette, address: str, grace: float) -> None:
+    def __init__(self, asgi: ASGIApp, address: str, grace: float) -> None:
         # uvicorn counts the grace in whole seconds.
         self._socket = _bind(address)
         self.port: int = self._socket.getsockname()[1]
@@ -104,12 +120,20 @@ class HttpServer:
         await self._server.startup(sockets=[self._socket])
         self._ticks = asyncio.create_task(self._server.main_loop(), name="http-ticks")
 
-    async def stop(self) -> None:
-        """Stop accepting, finish requests in flight (streams were ended
-        before, by the watch), within the grace given at construction."""
+    async def stop_accepting(self) -> None:
+        """Close the listening socket: new connections are refused from here
+        on, while requests in flight go on."""
         self._server.should_exit = True
         if self._ticks is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._ticks
             self._ticks = None
+        for server in self._server.servers:
+            server.close()
+        self._socket.close()
+
+    async def stop(self) -> None:
+        """Finish requests in flight (streams were ended before, by the watch),
+        within the grace given at construction, then close every connection."""
+        await self.stop_accepting()
         await self._server.shutdown(sockets=[self._socket])

@@ -3,7 +3,7 @@
 A route is an `Endpoint`: its method and path, the role it needs, the
 parameters it reads (which also make its OpenAPI entry, server/http/openapi.py)
 and a handler that translates a `Call` into an operation's input and its
-result into JSON. Around the handler, `Endpoint.asgi` authenticates the caller
+result into JSON. Around the handler, `Edge.asgi` authenticates the caller
 (server/auth.py, as gRPC does), checks the project scope, refuses calls until
 the service is ready, bounds the call in time, and turns every exception into
 a status and a JSON body through the one error table (server/api/errors.py).
@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from server.api.errors import as_safe_error, statuses_of
+from server.api.errors import as_safe_error, reason_of, statuses_of
 from server.auth import Authenticator, Principal, Role, require_project
 from server.domain.errors import (
     DomainError,
@@ -29,15 +29,13 @@ from server.domain.errors import (
     Unavailable,
     not_ready,
 )
+from server.domain.redaction import redact_text
 from server.domain.validation import Limit, Violations
+from server.observability.context import current_request_id, note_caller
+from server.observability.metrics import Metrics
 from server.readiness import RETRY_AFTER_SECONDS
 
 JSON_TYPE = "application/json"
-
-# How many times the same query parameter may be given: one. FastAPI took the
-# last of several silently; a request that says two things is refused instead.
-_ONE = 1
-
 
 def json_response(
     content: Any, status: int = 200, headers: Mapping[str, str] | None = None
@@ -51,25 +49,33 @@ def _detail(error: InvalidArgument, where: str) -> list[dict[str, Any]]:
     """FastAPI's 422 shape, which the console's client reads: one entry per
     bad field, `loc` = where it was, then its path."""
     return [
-        {"loc": [where, *v.field.split(".")], "msg": v.description, "type": "value_error"}
+        {
+            "loc": [where, *redact_text(v.field).split(".")],
+            "msg": redact_text(v.description),
+            "type": "value_error",
+        }
         for v in error.violations
     ]
 
 
 def error_response(
-    error: Exception, *, where: str = "query", invalid_status: int | None = None
+    safe: Exception, *, where: str = "query", invalid_status: int | None = None
 ) -> Response:
-    """The status and JSON body for any exception (never its internals).
+    """The status and JSON body for an error as `as_safe_error` returned it
+    (never its internals).
 
     `where`: "query" or "body", the location of the fields an InvalidArgument
     names; `invalid_status`: the route's status for invalid input when it is
     not the table's (the webhooks answer 400)."""
-    safe = as_safe_error(error)
     status = statuses_of(safe).http
     headers: dict[str, str] = {}
+    body: dict[str, Any] = {"detail": "internal error", "reason": "INTERNAL"}
+    if request_id := current_request_id():
+        body["request_id"] = request_id
     if not isinstance(safe, DomainError):
-        return json_response({"detail": "internal error", "reason": "INTERNAL"}, status)
-    body: dict[str, Any] = {"detail": safe.message, "reason": safe.reason}
+        return json_response(body, status)
+    # A message may quote the caller's input: it passes the redactor too.
+    body.update(detail=redact_text(safe.message), reason=safe.reason)
     if isinstance(safe, InvalidArgument):
         status = invalid_status or status
         body["detail"] = _detail(safe, where)
@@ -138,7 +144,9 @@ class Call:
     def _value(self, name: str) -> Any:
         if self.request.method == "GET":
             values = self.request.query_params.getlist(name)
-            if len(values) > _ONE:
+            # FastAPI took the last of several silently; a request that says
+            # two things is refused instead.
+            if len(values) > 1:
                 self.violations.add(name, "given more than once")
             return values[-1] if values else None
         return self.body.get(name)
@@ -199,6 +207,7 @@ class Edge:
     authenticator: Authenticator
     is_ready: Callable[[], bool]
     call_timeout: float
+    metrics: Metrics
 
     def asgi(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         """The Starlette endpoint of `endpoint`."""
@@ -212,9 +221,9 @@ class Edge:
                 async with asyncio.timeout(self.call_timeout):
                     return await endpoint.handler(call)
             except Exception as error:  # noqa: BLE001 - every error gets a safe status
-                return error_response(
-                    error, where=where, invalid_status=endpoint.invalid_status
-                )
+                safe = as_safe_error(error)
+                self.metrics.call_failed("http", endpoint.path, reason_of(safe), error)
+                return error_response(safe, where=where, invalid_status=endpoint.invalid_status)
 
         return serve
 
@@ -227,7 +236,9 @@ class Edge:
         if endpoint.body is not None:
             call.body = await _json_object(request)
         # Only a caller who may call the route learns what is wrong with its request.
-        require_project(principal, endpoint.project_of(call))
+        project_id = endpoint.project_of(call)
+        note_caller(principal.operator_id, project_id)
+        require_project(principal, project_id)
         if not self.is_ready():
             raise not_ready(RETRY_AFTER_SECONDS)
         return call

@@ -9,7 +9,8 @@ below and the results back; no rule, limit or default lives there.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -18,8 +19,9 @@ from server.auth import Principal
 from server.config import Settings
 from server.domain import heartbeat, providers
 from server.domain.derivation import derive_event, source_body
-from server.domain.errors import FieldViolation
+from server.domain.errors import DomainError, FieldViolation, Unavailable
 from server.domain.events import check_alert_event, check_event_filter
+from server.domain.stored_text import redacted
 from server.domain.models import (
     AlertEventInput,
     NewEvent,
@@ -31,6 +33,7 @@ from server.domain.models import (
     SourceBody,
 )
 from server.domain.validation import LIST_RECENT_LIMIT, MAX_FIELD, Violations
+from server.observability.metrics import Metrics
 from server.operations import cpu
 from server.operations.paging import Page, PageQuery, read_page
 from server.storage.store import Store
@@ -155,7 +158,7 @@ def _run_input(request: RunRequest) -> RunInput:
     violations.length(request.repair_summary or "", "repair_summary", MAX_FIELD)
     violations.raise_if_any()
     assert run_id is not None
-    return RunInput(
+    return redacted(RunInput(
         run_id=run_id,
         project_id=request.project_id,
         event_ids=[e for e in event_ids if e is not None],
@@ -164,13 +167,30 @@ def _run_input(request: RunRequest) -> RunInput:
         incident_id=request.incident_id,
         repair_status=repair_status,
         repair_summary=request.repair_summary,
-    )
+    ))
 
 
 class EventOperations:
-    def __init__(self, store: Store, settings: Settings) -> None:
+    def __init__(self, store: Store, settings: Settings, metrics: Metrics) -> None:
         self._store = store
         self._settings = settings
+        self._metrics = metrics
+
+    def _count(self, provider: str, new_events: Sequence[NewEvent], recorded: Sequence[Recorded]) -> None:
+        self._metrics.events_recorded(provider, [r.is_duplicate for r in recorded])
+        self._metrics.redacted(e.content_redacted for e in new_events)
+
+    @contextlib.contextmanager
+    def _counting_rejections(self, provider: str) -> Iterator[None]:
+        """An ingest call refused by a rule (a bad field, a bad signature) is
+        counted by provider and reason; an unreachable database is not a
+        rejection (the sender retries), and is counted with the database errors."""
+        try:
+            yield
+        except DomainError as error:
+            if not isinstance(error, Unavailable):
+                self._metrics.ingest_rejected(provider, error.reason)
+            raise
 
     async def record_alert_event(
         self,
@@ -182,17 +202,22 @@ class EventOperations:
         received (a big one is worked off the event loop, server/operations/cpu.py);
         `undecodable`: fields the transport could not decode, reported with the
         event's own violations."""
-        new_event = await cpu.run(request_bytes, _prepare_alert_event, event, undecodable)
+        with self._counting_rejections(event.provider):
+            new_event = await cpu.run(request_bytes, _prepare_alert_event, event, undecodable)
         [recorded] = await self._store.record_events([new_event])
+        self._count(event.provider, [new_event], [recorded])
         return recorded
 
     async def ingest_provider_payload(self, payload: ProviderPayload) -> list[Recorded]:
         """IngestProviderPayload: the body's events, recorded in one transaction
         (a body with one bad alert records none of them), in the body's order."""
-        body, new_events = await cpu.run(
-            len(payload.body), _prepare_payload, self._settings, payload
-        )
-        return await self._store.record_events(new_events, body)
+        with self._counting_rejections(payload.provider):
+            body, new_events = await cpu.run(
+                len(payload.body), _prepare_payload, self._settings, payload
+            )
+        recorded = await self._store.record_events(new_events, body)
+        self._count(payload.provider, new_events, recorded)
+        return recorded
 
     async def record_run(self, request: RunRequest) -> Run:
         """RecordRun: unknown event ids are NOT_FOUND, an event of another
@@ -221,8 +246,12 @@ class EventOperations:
             )
             for provider in beat.providers
         ]
-        runs: list[RunInput] = [heartbeat.shadow_run(beat.project_id, e.id) for e in new_events]
+        runs: list[RunInput] = [
+            redacted(heartbeat.shadow_run(beat.project_id, e.id)) for e in new_events
+        ]
         recorded, _ = await self._store.record_events_with_runs(new_events, runs)
+        for new_event, item in zip(new_events, recorded, strict=True):
+            self._count(new_event.provider, [new_event], [item])
         return HeartbeatResult(
             project_id=beat.project_id,
             items=[

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from server.auth import Principal
 from server.domain.errors import FailedPrecondition, NotFound
 from server.domain.recurrence import RecurrenceGroup
+from server.domain.stored_text import redacted
 from server.domain.validation import WORK_ITEM_LIMIT, Violations
 from server.domain.work_items import (
     DEFAULT_HANDOFF_KIND,
@@ -172,7 +173,7 @@ class WorkItemOperations:
             project_id=found.group.facts.project_id,
             handoff_kind=kind,
             dry_run_id=dry_run.dry_run_id,
-            proposal=build_proposal(found.group, kind),
+            proposal=redacted(build_proposal(found.group, kind)),
             operator_id=caller.operator_id,
         )
         return Handoff(handoff=handoff, created=created, work_item=item.handed_off())

@@ -15,7 +15,14 @@ from awooop.channel_events.v1 import dossier_pb2
 from pydantic import SecretStr
 
 from server.domain.providers import MAX_BODY_BYTES
-from tests.harness import TOKENS, PostgresForTests, Service, set_database_open, start_service, stop_service
+from tests.harness import (
+    TOKENS,
+    PostgresForTests,
+    Service,
+    set_database_open,
+    start_service,
+    stop_service,
+)
 from tests.samples import sample_bytes
 from tests.webhooks import SAMPLE_PROVIDERS, ingest, sample_headers
 

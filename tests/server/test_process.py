@@ -46,9 +46,10 @@ def key_file(directory: Path) -> Path:
 
 
 def inherited_environment() -> dict[str, str]:
-    """This process's environment without the service's own settings."""
+    """This process's environment without the service's own settings (traces' included)."""
     return {
-        k: v for k, v in os.environ.items() if not k.startswith("AWOOOP_") and k != "DATABASE_URL"
+        k: v for k, v in os.environ.items()
+        if not k.startswith(("AWOOOP_", "OTEL_")) and k != "DATABASE_URL"
     }
 
 
@@ -66,7 +67,7 @@ async def server_process(env: dict[str, str]) -> AsyncIterator[tuple[asyncio.sub
     assert process.stdout is not None
     try:
         async with asyncio.timeout(60):
-            while not any(line.startswith("serving on") for line in lines):
+            while not any("serving on" in line for line in lines):
                 raw = await process.stdout.readline()
                 assert raw, "server exited early:\n" + "".join(lines)
                 lines.append(raw.decode())
@@ -193,6 +194,90 @@ async def test_sigterm_finishes_http_requests_in_flight_ends_sse_and_exits_zero(
             async with httpx.AsyncClient(timeout=2) as late:
                 await late.post(f"{base}/webhooks/alertmanager/ops", content=body, headers=auth)
         assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+SECRET_IN_LABEL = "ghp_0123456789abcdefghijABCDEFGHIJ012345"
+
+
+async def test_every_output_line_is_json_with_the_call_fields_and_no_secret(
+    database: str, tmp_path: Path
+) -> None:
+    port, http_port = free_port(), free_port()
+    env = {**server_environment(database, tmp_path, port),
+           "AWOOOP_HTTP_LISTEN": f"127.0.0.1:{http_port}"}
+    wrong_token = "wrong-token-0123456789abcdef"
+    async with server_process(env) as (process, lines):
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = events_pb2_grpc.EventServiceStub(channel)
+            await stub.RecordAlertEvent(
+                events_pb2.RecordAlertEventRequest(
+                    project_id="ops", provider="alertmanager", event_id="secret-label",
+                    labels={"github_token": SECRET_IN_LABEL, "note": f"token={SECRET_IN_LABEL}"},
+                ),
+                metadata=(("authorization", f"Bearer {TOKEN}"), ("x-request-id", "req-log-1")),
+            )
+            with pytest.raises(grpc.aio.AioRpcError):
+                await stub.RecordAlertEvent(
+                    record_request("refused"),
+                    metadata=(("authorization", f"Bearer {wrong_token}"), ("x-request-id", "req-log-2")),
+                )
+        async with httpx.AsyncClient(timeout=10) as client:
+            await client.get(f"http://127.0.0.1:{http_port}/events/recent",
+                             headers={"x-request-id": "req-log-3"})
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    await asyncio.sleep(0.1)
+    records = [json.loads(line) for line in lines if line.strip()]
+    assert records, "no output"
+    for record in records:
+        assert {"ts", "level", "logger", "msg"} <= set(record), record
+    output = "".join(lines)
+    for secret in (SECRET_IN_LABEL, TOKEN, wrong_token):
+        assert secret not in output
+    calls = {r["request_id"]: r for r in records if r["msg"] == "call" and "request_id" in r}
+    written = calls["req-log-1"]
+    assert written["kind"] == "grpc" and written["status"] == "OK"
+    assert written["method"] == "/awooop.channel_events.v1.EventService/RecordAlertEvent"
+    assert written["operator_id"] == "ops" and written["project_id"] == "ops"
+    assert written["duration_ms"] >= 0 and written["peer"]
+    assert calls["req-log-2"]["status"] == "UNAUTHENTICATED"
+    assert calls["req-log-3"]["kind"] == "http" and calls["req-log-3"]["status"] == "200"
+    assert calls["req-log-3"]["method"] == "GET /events/recent"
+
+
+async def test_with_otel_variables_set_each_call_and_query_has_a_span(
+    database: str, tmp_path: Path
+) -> None:
+    port, http_port = free_port(), free_port()
+    env = {**server_environment(database, tmp_path, port),
+           "AWOOOP_HTTP_LISTEN": f"127.0.0.1:{http_port}", "OTEL_TRACES_EXPORTER": "console"}
+    async with server_process(env) as (process, lines):
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await events_pb2_grpc.EventServiceStub(channel).RecordAlertEvent(
+                record_request("traced"), metadata=(("authorization", f"Bearer {TOKEN}"),)
+            )
+        async with httpx.AsyncClient(timeout=10) as client:
+            await client.get(f"http://127.0.0.1:{http_port}/events/recent")
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    await asyncio.sleep(0.1)
+    output = "".join(lines)
+    assert '"name": "/awooop.channel_events.v1.EventService/RecordAlertEvent"' in output
+    assert '"db.system": "postgresql"' in output or '"db.system.name": "postgresql"' in output
+    assert '"http.method": "GET"' in output or '"http.request.method": "GET"' in output
+    assert TOKEN not in output
+
+
+async def test_without_otel_variables_nothing_is_traced(database: str, tmp_path: Path) -> None:
+    port = free_port()
+    async with server_process(server_environment(database, tmp_path, port)) as (process, lines):
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            await events_pb2_grpc.EventServiceStub(channel).RecordAlertEvent(
+                record_request("untraced"), metadata=(("authorization", f"Bearer {TOKEN}"),)
+            )
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    assert "trace_id" not in "".join(lines)
 
 
 def server_environment(database: str, tmp_path: Path, port: int) -> dict[str, str]:
