@@ -173,9 +173,9 @@ def _observe_live(
     metrics.live.listener_connects = lambda: listener.connects
 
 
-def _watch_figures(watch: EventWatch[Any]) -> tuple[int, int, int]:
+def _watch_figures(watch: EventWatch[Any]) -> tuple[int, int, int, int]:
     stats = watch.stats()
-    return stats.streams, stats.catch_ups, stats.overflows
+    return stats.streams, stats.behind, stats.catch_ups, stats.overflows
 
 
 def create_app(

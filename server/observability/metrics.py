@@ -55,7 +55,8 @@ class _Live(Collector):
 
     def __init__(self) -> None:
         self.pool: Callable[[], tuple[int, int, int]] | None = None
-        self.watches: dict[str, Callable[[], tuple[int, int, int]]] = {}
+        # Per transport: streams, behind the hub, catch-up reads, overflows.
+        self.watches: dict[str, Callable[[], tuple[int, int, int, int]]] = {}
         self.listener_connects: Callable[[], int] | None = None
 
     def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
@@ -69,6 +70,10 @@ class _Live(Collector):
                                     "The pool's maximum size.", value=maximum)
         subscribers = GaugeMetricFamily(
             "channel_events_watch_subscribers", "Open watch streams.", labels=["transport"])
+        behind = GaugeMetricFamily(
+            "channel_events_watch_subscribers_behind",
+            "Open watch streams behind the hub, catching up from the database.",
+            labels=["transport"])
         catch_ups = CounterMetricFamily(
             "channel_events_watch_catch_ups", "Catch-up reads of streams behind the hub.",
             labels=["transport"])
@@ -77,11 +82,13 @@ class _Live(Collector):
             "Times a slow stream's queue overflowed (it then catches up from the database).",
             labels=["transport"])
         for transport, stats in self.watches.items():
-            streams, caught_up, overflowed = stats()
+            streams, lagging, caught_up, overflowed = stats()
             subscribers.add_metric([transport], streams)
+            behind.add_metric([transport], lagging)
             catch_ups.add_metric([transport], caught_up)
             overflows.add_metric([transport], overflowed)
         yield subscribers
+        yield behind
         yield catch_ups
         yield overflows
         if self.listener_connects is not None:

@@ -122,6 +122,8 @@ class WatchStats:
     peak_queued: int
     overflows: int
     catch_ups: int
+    # Open streams behind the hub right now: catching up from the database.
+    behind: int = 0
 
 
 class _Stream(Generic[T]):
@@ -221,6 +223,7 @@ class EventWatch(Generic[T]):
             peak_queued=max([done.peak_queued, *(s.peak_queued for s in live)]),
             overflows=done.overflows + sum(s.overflows for s in live),
             catch_ups=done.catch_ups + sum(s.catch_ups for s in live),
+            behind=sum(s.position < self._published for s in live),
         )
 
     async def stream(self, request: WatchRequest) -> AsyncIterator[T]:

@@ -68,6 +68,9 @@ async def test_stream_messages_subscribers_and_redactions_are_counted(service: S
     samples = await scrape(service)
     assert value(samples, "channel_events_watch_subscribers", transport="grpc") == 1
     assert value(samples, "channel_events_watch_subscribers", transport="sse") == 0
+    # Caught up: the event was delivered.
+    assert value(samples, "channel_events_watch_subscribers_behind", transport="grpc") == 0
+    assert ("channel_events_watch_subscribers_behind", frozenset({("transport", "grpc")})) in samples
     assert value(samples, "channel_events_redactions_total", kind="password") >= 1
     watch = {"grpc_type": "server_stream", "grpc_service": "awooop.channel_events.v1.EventService",
              "grpc_method": "WatchEvents"}
