@@ -46,7 +46,14 @@ _PROVIDER = Param("provider", description="Only this provider's events, e.g. sen
 _PAGE_TOKEN = Param("page_token", description="next_page_token of the previous page.")
 _MODE = Param("mode", description="auto, or manual (every step an operator's).", default="auto",
               enum=[m.value for m in WorkItemMode])
-_WORK_ITEM_ID = Param("work_item_id", required=True, description="The recurrence work item.")
+# What preview, dry-run and handoff share (as query parameters or JSON fields).
+_WORK_ITEM_PARAMS = [
+    Param("work_item_id", required=True, description="The recurrence work item."),
+    _PROJECT,
+    _PROVIDER,
+    _MODE,
+    _limit_param(WORK_ITEM_LIMIT, "Events considered."),
+]
 
 
 class ConsoleRoutes:
@@ -100,24 +107,21 @@ class ConsoleRoutes:
                 "GET", "/events/dossier/recurrence/work-item/preview",
                 "The plan and pre-flight checks of a work item. Writes nothing.",
                 Role.READER, self.preview,
-                params=[_WORK_ITEM_ID, _PROJECT, _PROVIDER, _MODE,
-                        _limit_param(WORK_ITEM_LIMIT, "Events considered.")],
+                params=_WORK_ITEM_PARAMS,
             ),
             Endpoint(
                 "POST", "/events/dossier/recurrence/work-item/dry-run",
                 "Evaluates a work item and appends the outcome to its history (operator key).",
                 Role.OPERATOR, self.dry_run,
-                body=[_WORK_ITEM_ID, _PROJECT, _PROVIDER, _MODE,
-                      _limit_param(WORK_ITEM_LIMIT, "Events considered.")],
+                body=_WORK_ITEM_PARAMS,
             ),
             Endpoint(
                 "POST", "/events/dossier/recurrence/work-item/handoff",
                 "Records a handoff proposal after a dry-run; idempotent (operator key).",
                 Role.OPERATOR, self.handoff,
-                body=[_WORK_ITEM_ID, _PROJECT, _PROVIDER, _MODE,
+                body=[*_WORK_ITEM_PARAMS,
                       Param("handoff_kind", default=HandoffKind.TICKET_PROPOSAL.value,
-                            enum=[k.value for k in HandoffKind]),
-                      _limit_param(WORK_ITEM_LIMIT, "Events considered.")],
+                            enum=[k.value for k in HandoffKind])],
             ),
             Endpoint(
                 "GET", "/events/recent", "The most recent events, newest first.",

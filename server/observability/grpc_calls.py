@@ -35,6 +35,17 @@ def _code(context: grpc.aio.ServicerContext) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
 
 
+async def _begin(context: grpc.aio.ServicerContext, given: str | None) -> str:
+    """Starts a call: its request id (the caller's, or a new one), sent back at
+    once; returns the peer, read now: a finished call's context must not be
+    touched (grpc crashes on peer() of a stream the client has cancelled)."""
+    request_id = request_id_from(given)
+    begin_call(request_id)
+    peer: str = context.peer()
+    await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+    return peer
+
+
 class _Observation:
     """One call being observed: its labels and its clock."""
 
@@ -90,12 +101,7 @@ class CallObserver(grpc.aio.ServerInterceptor):
         self, method: str, given: str | None, behavior: Callable[..., Awaitable[Any]]
     ) -> Callable[..., Awaitable[Any]]:
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            request_id = request_id_from(given)
-            begin_call(request_id)
-            # Read now: a finished call's context must not be touched (grpc
-            # crashes on peer() of a stream the client has cancelled).
-            peer = context.peer()
-            await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+            peer = await _begin(context, given)
             observation = _Observation(self._metrics, method, "unary")
             code = "OK"
             try:
@@ -120,10 +126,7 @@ class CallObserver(grpc.aio.ServerInterceptor):
         self, method: str, given: str | None, behavior: Callable[..., AsyncIterator[Any]]
     ) -> Callable[..., AsyncIterator[Any]]:
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            request_id = request_id_from(given)
-            begin_call(request_id)
-            peer = context.peer()
-            await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+            peer = await _begin(context, given)
             observation = _Observation(self._metrics, method, "server_stream")
             code = "OK"
             try:

@@ -8,9 +8,6 @@ Without the binary the test is skipped locally, and fails when CI is set.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,24 +16,7 @@ import pytest
 from awooop.channel_events.v1 import dossier_pb2
 
 from tests.harness import TOKENS, Service
-
-BINARY = "prometheus-alertmanager"
-
-
-def _binary() -> str:
-    path = shutil.which(BINARY) or shutil.which("alertmanager")
-    if path is None:
-        message = f"needs Alertmanager: apt-get install -y {BINARY}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.peers import free_port, peer_binary, until_ready
 
 
 def _config(service: Service) -> str:
@@ -77,10 +57,10 @@ async def _until(service: Service, stages: list[str], process: asyncio.subproces
 async def test_alertmanager_webhooks_arrive_firing_then_resolved_as_one_group(
     service: Service, tmp_path: Path
 ) -> None:
-    binary = _binary()
+    binary = peer_binary("prometheus-alertmanager", "prometheus-alertmanager", "alertmanager")
     config = tmp_path / "alertmanager.yml"
     config.write_text(_config(service))
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         binary, f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address=",
@@ -88,14 +68,7 @@ async def test_alertmanager_webhooks_arrive_firing_then_resolved_as_one_group(
     )
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            async with asyncio.timeout(30):
-                while True:
-                    try:
-                        if (await client.get("/-/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    await asyncio.sleep(0.2)
+            await until_ready(client, process)
             now = datetime.now(UTC)
             alert = {
                 "labels": {"alertname": "DiskFull", "namespace": "prod", "pod": "db-0",

@@ -7,9 +7,6 @@ binary the test is skipped locally, and fails when CI is set.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
-import socket
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +14,8 @@ import httpx
 import pytest
 
 from tests.harness import TOKENS, Service
+from tests.peers import free_port, peer_binary, until_ready
 from tests.samples import sample_bytes
-
-BINARY = "prometheus"
-
-
-def _binary() -> str:
-    path = shutil.which(BINARY)
-    if path is None:
-        message = f"needs Prometheus: apt-get install -y {BINARY}"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def _query(client: httpx.AsyncClient, promql: str) -> list[dict[str, Any]]:
@@ -56,7 +36,7 @@ async def _until_value(client: httpx.AsyncClient, promql: str, expected: float) 
 
 @pytest.mark.timeout(90)
 async def test_prometheus_scrapes_the_grpc_and_ingest_series(service: Service, tmp_path: Path) -> None:
-    binary = _binary()
+    binary = peer_binary("prometheus")
     config = tmp_path / "prometheus.yml"
     config.write_text(
         "global:\n  scrape_interval: 1s\n"
@@ -64,7 +44,7 @@ async def test_prometheus_scrapes_the_grpc_and_ingest_series(service: Service, t
         "  - job_name: channel-events\n"
         f"    static_configs: [{{targets: ['127.0.0.1:{service.app.http_port}']}}]\n"
     )
-    port = _free_port()
+    port = free_port()
     process = await asyncio.create_subprocess_exec(
         binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
         f"--web.listen-address=127.0.0.1:{port}",
@@ -81,15 +61,7 @@ async def test_prometheus_scrapes_the_grpc_and_ingest_series(service: Service, t
             )
             assert response.status_code == 200
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=5) as client:
-            async with asyncio.timeout(30):
-                while True:
-                    try:
-                        if (await client.get("/-/ready")).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert process.returncode is None, "prometheus exited"
-                    await asyncio.sleep(0.2)
+            await until_ready(client, process)
             await _until_value(client, 'up{job="channel-events"}', 1)
             await _until_value(
                 client,
