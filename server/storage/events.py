@@ -286,13 +286,12 @@ def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:
     return clauses
 
 
-async def list_events(
-    connection: asyncpg.Connection,
-    event_filter: EventFilter,
-    limit: int,
-    before_cursor: int | None = None,
-) -> list[StoredEvent]:
-    """The newest `limit` matching events below `before_cursor`, newest first."""
+def list_events_query(
+    event_filter: EventFilter, limit: int, before_cursor: int | None = None
+) -> tuple[str, list[Any]]:
+    """ListRecentEvents' and GetEventDossier's statement and its arguments: the
+    newest `limit` matching events below `before_cursor`, newest first.
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
     args: list[Any] = []
     clauses = filter_clauses(event_filter, args)
     if before_cursor is not None:
@@ -300,10 +299,18 @@ async def list_events(
         clauses.append(f"cursor < ${len(args)}")
     args.append(limit)
     where = " AND ".join(clauses) or "true"
-    rows = await connection.fetch(
-        f"{_SELECT_EVENTS} WHERE {where} ORDER BY cursor DESC LIMIT ${len(args)}",
-        *args,
-    )
+    return f"{_SELECT_EVENTS} WHERE {where} ORDER BY cursor DESC LIMIT ${len(args)}", args
+
+
+async def list_events(
+    connection: asyncpg.Connection,
+    event_filter: EventFilter,
+    limit: int,
+    before_cursor: int | None = None,
+) -> list[StoredEvent]:
+    """The newest `limit` matching events below `before_cursor`, newest first."""
+    sql, args = list_events_query(event_filter, limit, before_cursor)
+    rows = await connection.fetch(sql, *args)
     return [row_to_event(row) for row in rows]
 
 
@@ -368,15 +375,14 @@ async def final_cursor(connection: asyncpg.Connection) -> tuple[int, bool]:
 _COVERAGE_REF_TOTALS = ref_total_aggregates()
 
 
-async def coverage_by_provider(
-    connection: asyncpg.Connection, event_filter: EventFilter, limit: int
-) -> list[ProviderCoverage]:
-    """Per-provider totals over the most recent `limit` matching events."""
+def coverage_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any]]:
+    """GetDossierCoverage's statement and its arguments: per-provider totals
+    over the most recent `limit` matching events, by provider name.
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
     args: list[Any] = []
     where = " AND ".join(filter_clauses(event_filter, args)) or "true"
     args.append(limit)
-    rows = await connection.fetch(
-        f"""
+    sql = f"""
         WITH recent AS (
             SELECT * FROM events WHERE {where} ORDER BY cursor DESC LIMIT ${len(args)}
         )
@@ -390,7 +396,14 @@ async def coverage_by_provider(
                count(*) FILTER (WHERE source_envelope IS NOT NULL) AS source_envelope_total,
                max(received_at) AS latest_received_at
         FROM recent GROUP BY provider ORDER BY provider
-        """,
-        *args,
-    )
+        """
+    return sql, args
+
+
+async def coverage_by_provider(
+    connection: asyncpg.Connection, event_filter: EventFilter, limit: int
+) -> list[ProviderCoverage]:
+    """Per-provider totals over the most recent `limit` matching events."""
+    sql, args = coverage_query(event_filter, limit)
+    rows = await connection.fetch(sql, *args)
     return [ProviderCoverage(**dict(row)) for row in rows]

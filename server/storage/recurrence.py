@@ -145,7 +145,10 @@ _FACT_COLUMNS = (
 
 
 def group_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any]]:
-    """The statement and its arguments (also used by the bench to EXPLAIN it)."""
+    """GetDossierRecurrence's (and every work item call's) statement and its
+    arguments: the facts of each group over the newest `limit` matching events.
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL, and
+    bench/bench_recurrence.py EXPLAINs it."""
     args: list[Any] = []
     where = " AND ".join(filter_clauses(event_filter, args)) or "true"
     args.append(limit)
@@ -173,6 +176,12 @@ def _facts(row: asyncpg.Record) -> GroupFacts:
         source_refs=[SourceRef(**ref) for ref in row["refs"]],
         runs=[_linked_run(run) for run in row["runs"]],
     )
+
+
+# The database clock of the recurrence snapshot (the checks' "now"), read in
+# the same transaction as group_query and handoff_kinds_query; the bench
+# baseline (bench/baseline.py) runs it too.
+AS_OF_QUERY = "SELECT now()"
 
 
 @dataclass(frozen=True)

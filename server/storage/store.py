@@ -129,7 +129,7 @@ class Store:
             facts = await recurrence.group_facts(connection, event_filter, limit)
             groups = open_groups(facts)
             kinds = await work_items.handoff_kinds(connection, work_item_ids(groups))
-            as_of = await connection.fetchval("SELECT now()")
+            as_of = await connection.fetchval(recurrence.AS_OF_QUERY)
             return recurrence.RecurrenceWindow(
                 facts=facts, handoff_kinds=kinds, as_of=as_of, groups=groups
             )

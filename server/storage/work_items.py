@@ -71,6 +71,17 @@ def _handoff(row: asyncpg.Record) -> HandoffRecord:
     )
 
 
+def handoff_kinds_query(work_item_ids: Sequence[str]) -> tuple[str, list[Any]]:
+    """The handoffs of these work items, read with the recurrence facts (in
+    the same snapshot) by GetDossierRecurrence and every work item call.
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
+    return (
+        "SELECT work_item_id, handoff_kind FROM work_item_handoffs "
+        "WHERE work_item_id = ANY($1::text[])",
+        [list(work_item_ids)],
+    )
+
+
 async def handoff_kinds(
     connection: asyncpg.Connection, work_item_ids: Sequence[str]
 ) -> dict[str, set[str]]:
@@ -78,12 +89,8 @@ async def handoff_kinds(
     found: dict[str, set[str]] = {}
     if not work_item_ids:
         return found
-    rows = await connection.fetch(
-        "SELECT work_item_id, handoff_kind FROM work_item_handoffs "
-        "WHERE work_item_id = ANY($1::text[])",
-        list(work_item_ids),
-    )
-    for row in rows:
+    sql, args = handoff_kinds_query(work_item_ids)
+    for row in await connection.fetch(sql, *args):
         found.setdefault(row["work_item_id"], set()).add(row["handoff_kind"])
     return found
 
@@ -122,12 +129,19 @@ async def insert_dry_run(
     return _dry_run(row)
 
 
-async def latest_dry_run(connection: asyncpg.Connection, work_item_id: str) -> DryRunRecord | None:
-    row = await connection.fetchrow(
+def latest_dry_run_query(work_item_id: str) -> tuple[str, list[Any]]:
+    """HandoffWorkItem's read of the dry-run it names.
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
+    return (
         f"""SELECT {_DRY_RUN_COLUMNS} FROM work_item_dry_runs
             WHERE work_item_id = $1 ORDER BY seq DESC LIMIT 1""",
-        work_item_id,
+        [work_item_id],
     )
+
+
+async def latest_dry_run(connection: asyncpg.Connection, work_item_id: str) -> DryRunRecord | None:
+    sql, args = latest_dry_run_query(work_item_id)
+    row = await connection.fetchrow(sql, *args)
     return _dry_run(row) if row else None
 
 
@@ -175,25 +189,40 @@ async def insert_handoff_once(
     return _handoff(existing), False
 
 
-async def history(
-    connection: asyncpg.Connection, work_item_id: str, project_id: str
-) -> list[HistoryRecord]:
-    """Dry-runs and handoffs of a work item, newest first ("" = any project)."""
+def history_queries(
+    work_item_id: str, project_id: str
+) -> tuple[tuple[str, list[Any]], tuple[str, list[Any]]]:
+    """ListWorkItemHistory's two statements (dry-runs, then handoffs) and
+    their arguments, each row with its `seq` ("" = any project).
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
     args: list[Any] = [work_item_id]
     scope = ""
     if project_id:
         args.append(project_id)
         scope = "AND project_id = $2"
-    dry_runs = await connection.fetch(
-        f"SELECT {_DRY_RUN_COLUMNS}, seq FROM work_item_dry_runs "
-        f"WHERE work_item_id = $1 {scope}",
-        *args,
+    return (
+        (
+            f"SELECT {_DRY_RUN_COLUMNS}, seq FROM work_item_dry_runs "
+            f"WHERE work_item_id = $1 {scope}",
+            list(args),
+        ),
+        (
+            f"SELECT {_HANDOFF_COLUMNS}, seq FROM work_item_handoffs "
+            f"WHERE work_item_id = $1 {scope}",
+            list(args),
+        ),
     )
-    handoffs = await connection.fetch(
-        f"SELECT {_HANDOFF_COLUMNS}, seq FROM work_item_handoffs "
-        f"WHERE work_item_id = $1 {scope}",
-        *args,
+
+
+async def history(
+    connection: asyncpg.Connection, work_item_id: str, project_id: str
+) -> list[HistoryRecord]:
+    """Dry-runs and handoffs of a work item, newest first ("" = any project)."""
+    (dry_runs_sql, dry_runs_args), (handoffs_sql, handoffs_args) = history_queries(
+        work_item_id, project_id
     )
+    dry_runs = await connection.fetch(dry_runs_sql, *dry_runs_args)
+    handoffs = await connection.fetch(handoffs_sql, *handoffs_args)
     ordered: list[tuple[int, HistoryRecord]] = [
         *((row["seq"], _dry_run(row)) for row in dry_runs),
         *((row["seq"], _handoff(row)) for row in handoffs),
