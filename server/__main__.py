@@ -17,6 +17,8 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from server.app import CannotListen, create_app
 from server.auth import Authenticator, ensure_dev_key_file
@@ -97,6 +99,18 @@ async def reredact(settings: Settings, dsn: str) -> None:
 COMMANDS = ("serve", "reredact")
 
 
+def run(main: Coroutine[Any, Any, None], event_loop: str) -> None:
+    """Runs `main` on the event loop AWOOOP_EVENT_LOOP names; uvloop is
+    imported only when asked for (an optional dependency)."""
+    if event_loop == "uvloop":
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main)
+    else:
+        asyncio.run(main)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     command = args[0] if args else "serve"
@@ -115,9 +129,9 @@ def main(argv: list[str] | None = None) -> int:
         dsn = settings.database_url.get_secret_value()
     try:
         if command == "reredact":
-            asyncio.run(reredact(settings, dsn))
+            run(reredact(settings, dsn), settings.event_loop)
         else:
-            asyncio.run(serve(settings, dsn, traced))
+            run(serve(settings, dsn, traced), settings.event_loop)
     except CannotListen as error:
         log.error("%s (is another server running there? set AWOOOP_LISTEN)", error)
         return 2

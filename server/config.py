@@ -67,6 +67,14 @@ class Settings(BaseSettings):
     shutdown_grace: float = Field(
         default=10.0, validation_alias=AliasChoices("AWOOOP_SHUTDOWN_GRACE", "shutdown_grace")
     )
+    # The asyncio event loop: "asyncio" (the standard library's) or "uvloop"
+    # (libuv's, from the optional `uvloop` extra). Measured side by side in
+    # bench/RESULTS.md ("Event loop").
+    event_loop: str = Field(
+        default="asyncio",
+        pattern="^(asyncio|uvloop)$",
+        validation_alias=AliasChoices("AWOOOP_EVENT_LOOP", "event_loop"),
+    )
     pool_max_size: int = Field(
         default=10, validation_alias=AliasChoices("AWOOOP_POOL_MAX_SIZE", "pool_max_size")
     )
