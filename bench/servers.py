@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -84,9 +84,18 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def running_servers(
-    dsn: str, workdir: Path, count: int, extra_env: dict[str, str] | None = None
+    dsn: str,
+    workdir: Path,
+    count: int,
+    extra_env: dict[str, str] | None = None,
+    cpus: Sequence[set[int] | None] = (),
+    module: str = "server",
 ) -> AsyncIterator[list[Server]]:
-    """`count` servers on `dsn`, started one after the other (migrations)."""
+    """`count` servers on `dsn`, started one after the other (migrations).
+
+    `cpus[i]`: the CPUs server i may run on (taskset, so that every thread
+    it starts is pinned too); `module`: what `python -m` runs (the baseline
+    handler is bench.baseline)."""
     key_file = write_key_file(workdir)
     processes: list[asyncio.subprocess.Process] = []
     servers: list[Server] = []
@@ -104,8 +113,10 @@ async def running_servers(
             }
             # The HTTP front door, where the checkout has one, on a free port too.
             env.setdefault("AWOOOP_HTTP_LISTEN", f"127.0.0.1:{free_port()}")
+            pinned = cpus[index] if index < len(cpus) else None
+            taskset = ["taskset", "-c", ",".join(map(str, sorted(pinned)))] if pinned else []
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "server", cwd=ROOT, env=env,
+                *taskset, sys.executable, "-m", module, cwd=ROOT, env=env,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )
             processes.append(process)
