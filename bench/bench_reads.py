@@ -1,106 +1,119 @@
-"""How the foundation's RPCs grow with the history: 2,000 events vs 200,000.
+"""Each read RPC against the baseline handler: QPS, p50 and p99 at 16 in flight.
 
-Two databases in one run on the same PostgreSQL, one server per database, the
-same calls against each. The figure that matters is the ratio of medians: a
-ratio near 1 means the cost depends on the page or window asked for, not on how
-many events the table holds.
+On a history of READ_HISTORY events (bench/history.py), one run, one
+PostgreSQL: the baseline handler (bench/baseline.py: the same SQL, rows
+straight to protobuf), the service (`python -m server`), and the service on
+uvloop (AWOOOP_EVENT_LOOP=uvloop), each a process pinned to the same CPU,
+loaded in turn by the load client's processes (bench/load.py) with the same
+requests. The ratio is the service's QPS over the baseline's, measured side
+by side per RPC so that a burst of machine noise hits both.
+
+Run: `make bench BENCH=reads`.
 """
 
 from __future__ import annotations
 
-import asyncio
-import statistics
-import time
-from collections.abc import Awaitable, Callable
+import contextlib
+import os
+from dataclasses import dataclass
 
-from awooop.channel_events.v1 import dossier_pb2, events_pb2
+import grpc
+from awooop.channel_events.v1 import dossier_pb2, dossier_pb2_grpc
 
-from bench.history import write_history
-from tests.harness import INGEST, PostgresForTests, Service, start_service, stop_service
+from bench.calls import READS
+from bench.load import LoadResult, Target
+from bench.report import Check, Part, fmt
+from bench.run import Run, standalone
+from bench.servers import METADATA, running_servers
 
-# The small history still fills every window asked for (100 events per project),
-# so both sides return the same amount and only the table size differs.
-SMALL, LARGE = 2_000, 200_000
-CALLS = 150
-
-Call = Callable[[Service], Awaitable[object]]
-
-
-async def _record(service: Service) -> object:
-    return await service.events.RecordAlertEvent(
-        events_pb2.RecordAlertEventRequest(
-            project_id="proj-1", provider="alertmanager", event_id=f"b-{time.perf_counter_ns()}",
-            title="HighPodMemory", fingerprint="fp-1",
-            annotations={"summary": "memory above 90% on api-7d9f8b6c5-x2k4q"},
-        ),
-        metadata=INGEST,
-    )
+READ_HISTORY = int(os.environ.get("BENCH_READ_HISTORY", "10000"))
+IN_FLIGHT = 16
+TARGET_RATIO = 0.8
+PROJECT = "proj-1"
 
 
-async def _recent_page_three(service: Service) -> object:
-    token = ""
-    for _ in range(3):
-        page = await service.events.ListRecentEvents(
-            events_pb2.ListRecentEventsRequest(project_id="proj-1", limit=20, page_token=token)
+async def work_item_id(address: str, project: str = PROJECT) -> str:
+    """A work item of the project's recurrence window, for PreviewWorkItem."""
+    async with grpc.aio.insecure_channel(address) as channel:
+        response = await dossier_pb2_grpc.DossierServiceStub(channel).GetDossierRecurrence(
+            dossier_pb2.GetDossierRecurrenceRequest(project_id=project, limit=300),
+            metadata=METADATA,
         )
-        token = page.next_page_token
-    return page
+    for item in response.items:
+        if item.work_item.work_item_id:
+            return item.work_item.work_item_id
+    raise RuntimeError(f"no work item in {project}'s recurrence window")
 
 
-CALLS_BY_NAME: dict[str, Call] = {
-    "RecordAlertEvent": _record,
-    "ListRecentEvents(project)": lambda s: s.events.ListRecentEvents(
-        events_pb2.ListRecentEventsRequest(project_id="proj-1", limit=100)
-    ),
-    "ListRecentEvents(prefix)": lambda s: s.events.ListRecentEvents(
-        events_pb2.ListRecentEventsRequest(provider_prefix="sentry:", limit=100)
-    ),
-    "ListRecentEvents(3 pages)": _recent_page_three,
-    "GetEventDossier(project)": lambda s: s.dossier.GetEventDossier(
-        dossier_pb2.GetEventDossierRequest(project_id="proj-1", limit=50)
-    ),
-    "GetEventDossier(provider_event_id)": lambda s: s.dossier.GetEventDossier(
-        dossier_pb2.GetEventDossierRequest(provider_event_id="sentry:evt-4")
-    ),
-    "GetDossierCoverage(200)": lambda s: s.dossier.GetDossierCoverage(
-        dossier_pb2.GetDossierCoverageRequest(project_id="proj-1", limit=200)
-    ),
-    "GetDossierRecurrence(300)": lambda s: s.dossier.GetDossierRecurrence(
-        dossier_pb2.GetDossierRecurrenceRequest(project_id="proj-1", limit=300)
-    ),
-}
+def read_target(name: str, address: str, work_item: str) -> Target:
+    return Target(name, addresses=(address,),
+                  params=(("project", PROJECT), ("work_item_id", work_item)))
 
 
-async def _median_ms(service: Service, call: Call) -> float:
-    await call(service)  # warm-up
-    samples = []
-    for _ in range(CALLS):
-        start = time.perf_counter()
-        await call(service)
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
+@dataclass
+class ReadRow:
+    name: str
+    baseline: LoadResult
+    service: LoadResult
+    uvloop: LoadResult | None
+
+    @property
+    def ratio(self) -> float:
+        return self.service.calls_per_s / self.baseline.calls_per_s
+
+    @property
+    def uvloop_ratio(self) -> float:
+        assert self.uvloop is not None
+        return self.uvloop.calls_per_s / self.baseline.calls_per_s
 
 
-async def _run() -> None:
-    postgres = PostgresForTests()
-    services: list[Service] = []
-    try:
-        for size in (SMALL, LARGE):
-            dsn = await postgres.fresh_database()
-            await write_history(dsn, size)
-            services.append(await start_service(dsn))
-        small, large = services
-        print(f"{'call':36} {'p50 @2k (ms)':>14} {'p50 @200k (ms)':>15} {'ratio':>7}")
-        for name, call in CALLS_BY_NAME.items():
-            # The two sizes back to back, so that a burst of machine noise hits both.
-            at_small = await _median_ms(small, call)
-            at_large = await _median_ms(large, call)
-            print(f"{name:36} {at_small:14.2f} {at_large:15.2f} {at_large / at_small:7.2f}")
-    finally:
-        for service in services:
-            await stop_service(service)
-        postgres.close()
+def _cell(result: LoadResult) -> str:
+    errors = f" ({result.errors} errors: {result.first_error})" if result.errors else ""
+    return f"{fmt(result.calls_per_s)} | {fmt(result.p50_ms)} | {fmt(result.p99_ms)}{errors}"
+
+
+async def measure_reads(run: Run, with_uvloop: bool = True) -> list[ReadRow]:
+    dsn = await run.cluster.history(READ_HISTORY)
+    cpu = run.pinning.servers[0]
+    workdir = run.cluster.workdir
+    async with contextlib.AsyncExitStack() as stack:
+        [baseline] = await stack.enter_async_context(
+            running_servers(dsn, workdir / "baseline", 1, cpus=[cpu], module="bench.baseline"))
+        [service] = await stack.enter_async_context(
+            running_servers(dsn, workdir / "reads", 1, cpus=[cpu]))
+        uvloop = None
+        if with_uvloop:
+            [uvloop] = await stack.enter_async_context(running_servers(
+                dsn, workdir / "reads-uvloop", 1, {"AWOOOP_EVENT_LOOP": "uvloop"}, cpus=[cpu]))
+        work_item = await work_item_id(service.address)
+        rows = []
+        for name in READS:
+            results = [
+                await run.measure(read_target(name, server.address, work_item), IN_FLIGHT)
+                for server in (baseline, service, *([uvloop] if uvloop else []))
+            ]
+            rows.append(ReadRow(name, results[0], results[1], results[2] if uvloop else None))
+    return rows
+
+
+def read_part(rows: list[ReadRow]) -> Part:
+    part = Part(f"Reads: each RPC at {IN_FLIGHT} in flight, against the baseline handler "
+                f"({READ_HISTORY:,} events)")
+    part.lines = [
+        "| RPC | baseline QPS | p50 ms | p99 ms | service QPS | p50 ms | p99 ms | ratio |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        *(f"| {r.name} | {_cell(r.baseline)} | {_cell(r.service)} | {r.ratio:.2f} |" for r in rows),
+    ]
+    part.checks = [
+        Check(f"{r.name} ≥ {TARGET_RATIO} × baseline", f"{r.ratio:.2f}×", r.ratio >= TARGET_RATIO)
+        for r in rows
+    ]
+    return part
+
+
+async def _standalone(run: Run) -> list[Part]:
+    return [read_part(await measure_reads(run, with_uvloop=False))]
 
 
 def main() -> None:
-    asyncio.run(_run())
+    standalone(_standalone)

@@ -54,7 +54,7 @@ def _read_request(name: str, target: Target) -> tuple[str, str, Any]:
             dossier_pb2.GetEventDossierRequest(project_id=project, limit=50)),
         "GetEventDossier(provider_event_id)": ("dossier", "GetEventDossier",
             dossier_pb2.GetEventDossierRequest(
-                provider_event_id=target.param("provider_event_id", "sentry:evt-4"))),
+                provider_event_id=target.param("provider_event_id", "sentry:evt-25"))),
         "GetDossierCoverage(project,200)": ("dossier", "GetDossierCoverage",
             dossier_pb2.GetDossierCoverageRequest(project_id=project, limit=200)),
         "GetDossierRecurrence(project,300)": ("dossier", "GetDossierRecurrence",

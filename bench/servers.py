@@ -96,6 +96,7 @@ async def running_servers(
     `cpus[i]`: the CPUs server i may run on (taskset, so that every thread
     it starts is pinned too); `module`: what `python -m` runs (the baseline
     handler is bench.baseline)."""
+    workdir.mkdir(parents=True, exist_ok=True)
     key_file = write_key_file(workdir)
     processes: list[asyncio.subprocess.Process] = []
     servers: list[Server] = []

@@ -1,0 +1,47 @@
+"""What every part of `make bench` shares: one PostgreSQL, one pinning, one
+load client, and the length of a measurement."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bench.cluster import Cluster, cluster
+from bench.load import LoadClient, LoadResult, Target
+from bench.pinning import Pinning, pinning
+from bench.report import Part
+
+# Seconds of each measured cell (after the load client's warm-up).
+SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+# Processes of the load client.
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
+
+
+@dataclass
+class Run:
+    cluster: Cluster
+    pinning: Pinning
+    client: LoadClient
+    seconds: float = SECONDS
+
+    async def measure(self, target: Target, in_flight: int, seconds: float | None = None) -> LoadResult:
+        """One cell, off this process's loop (the workers do the calling)."""
+        return await asyncio.to_thread(
+            self.client.measure, target, in_flight, seconds or self.seconds
+        )
+
+
+def standalone(part: Callable[[Run], Awaitable[list[Part]]]) -> list[Part]:
+    """Runs one part on its own (`make bench BENCH=<part>`) and prints it."""
+    pins = pinning()
+    with cluster() as pg, LoadClient(CLIENTS, pins.clients) as client:
+        parts = asyncio.run(part(Run(pg, pins, client)))
+    print(f"{os.cpu_count()} cores; {pins.describe()}; {CLIENTS} client processes, "
+          f"{SECONDS:g} s a cell")
+    for p in parts:
+        print(p.markdown())
+        for check in p.checks:
+            print(check.row)
+    return parts
