@@ -10,8 +10,8 @@ and keep their channels and pools, so a table of many cells pays for start-up
 once.
 
 A measurement: every worker starts its calls at once, runs WARMUP seconds
-unmeasured (connections, caches, the servers' JIT-less warm paths), then
-counts the calls that complete within the next S seconds (one clock for all:
+unmeasured (connections, caches, the servers' pools), then counts the calls
+that complete within the next S seconds (one clock for all:
 CLOCK_MONOTONIC is system-wide) and keeps each one's latency; the parent
 merges the samples and takes the percentiles over all of them.
 
@@ -116,7 +116,10 @@ async def _measure(
                 await asyncio.sleep(0.01)
                 continue
             done = time.monotonic()
-            if start_at <= now and done <= end_at:
+            # Every call that completes in the window counts (throughput in a
+            # steady state), however long ago it started: calls longer than
+            # the warm-up would otherwise be undercounted.
+            if start_at <= done <= end_at:
                 result.calls += 1
                 result.events += events
                 result.latencies.append(done - now)
