@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -110,7 +109,7 @@ class BaselineEvents(_Base, events_pb2_grpc.EventServiceServicer):
         )
 
 
-def _channel_event(r: Mapping[str, Any]) -> common_pb2.ChannelEvent:
+def _channel_event(r: asyncpg.Record) -> common_pb2.ChannelEvent:
     return common_pb2.ChannelEvent(
         event_id=str(r["id"]), project_id=r["project_id"], channel_type=r["channel_type"],
         provider=r["provider"], stage=r["stage"], provider_event_id=r["provider_event_id"],
@@ -211,7 +210,7 @@ async def recurrence_rows(
     return rows, as_of
 
 
-def _group(r: Mapping[str, Any]) -> dossier_pb2.RecurrenceGroup:
+def _group(r: asyncpg.Record) -> dossier_pb2.RecurrenceGroup:
     return dossier_pb2.RecurrenceGroup(
         recurrence_key=r["recurrence_key"], occurrence_total=r["occurrence_total"],
         duplicate_total=r["duplicate_total"], linked_run_total=r["linked_run_total"],

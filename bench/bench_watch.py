@@ -337,28 +337,34 @@ async def run_all(admin_dsn: str, workdir: Path) -> list[Figures]:
     return results
 
 
-def report(results: list[Figures]) -> None:
+def report(results: list[Figures]) -> list[str]:
+    """The figures as text lines (printed by main, and put in RESULTS.md by `make bench`)."""
+    lines = []
     for service, bare in zip(results[::2], results[1::2], strict=True):
         n = service.subscribers
-        print(f"{n} subscribers, {RATE} events/s for {DURATION:.0f} s ({RATE * n} deliveries/s)")
-        print(f"  {'server':<14} {'delivered':>13} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-              f"{'idle MiB':>9} {'peak MiB':>9} {'KiB/sub':>8} {'CPU us/deliv':>12}")
+        lines.append(f"{n} subscribers, {RATE} events/s for {DURATION:.0f} s ({RATE * n} deliveries/s)")
+        lines.append(f"  {'server':<14} {'delivered':>13} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
+                     f"{'idle MiB':>9} {'peak MiB':>9} {'KiB/sub':>8} {'CPU us/deliv':>12}")
         for f in (service, bare):
-            print(f"  {f.name:<14} {f.deliveries:>6}/{f.expected:<6} "
-                  f"{f.percentile(50) * 1000:>8.1f} {f.percentile(99) * 1000:>8.1f} "
-                  f"{max(f.latencies, default=float('nan')) * 1000:>8.1f} "
-                  f"{f.idle_rss / 2**20:>9.1f} {f.peak_rss / 2**20:>9.1f} "
-                  f"{f.per_subscriber_kib:>8.1f} {f.cpu_us_per_delivery:>12.1f}")
-        print(f"  ratio service/bare: p50 x{service.percentile(50) / bare.percentile(50):.1f}, "
-              f"p99 x{service.percentile(99) / bare.percentile(99):.1f}, "
-              f"memory per subscriber "
-              f"x{service.per_subscriber_kib / max(bare.per_subscriber_kib, 0.1):.1f}, "
-              f"server CPU per delivery "
-              f"x{service.cpu_us_per_delivery / bare.cpu_us_per_delivery:.1f}")
-    print("Latency: from the writer issuing RecordAlertEvent to a stream receiving the event "
-          "(the service's includes the write, commit, NOTIFY and the hub's read). "
-          "PostgreSQL's CPU is not in the service's CPU figure. Both servers share 2 cores "
-          "with their clients: at 1,000 streams latency is mostly queueing behind them.")
+            lines.append(
+                f"  {f.name:<14} {f.deliveries:>6}/{f.expected:<6} "
+                f"{f.percentile(50) * 1000:>8.1f} {f.percentile(99) * 1000:>8.1f} "
+                f"{max(f.latencies, default=float('nan')) * 1000:>8.1f} "
+                f"{f.idle_rss / 2**20:>9.1f} {f.peak_rss / 2**20:>9.1f} "
+                f"{f.per_subscriber_kib:>8.1f} {f.cpu_us_per_delivery:>12.1f}")
+        lines.append(
+            f"  ratio service/bare: p50 x{service.percentile(50) / bare.percentile(50):.1f}, "
+            f"p99 x{service.percentile(99) / bare.percentile(99):.1f}, "
+            f"memory per subscriber "
+            f"x{service.per_subscriber_kib / max(bare.per_subscriber_kib, 0.1):.1f}, "
+            f"server CPU per delivery "
+            f"x{service.cpu_us_per_delivery / bare.cpu_us_per_delivery:.1f}")
+    lines.append(
+        "Latency: from the writer issuing RecordAlertEvent to a stream receiving the event "
+        "(the service's includes the write, commit, NOTIFY and the hub's read). "
+        "PostgreSQL's CPU is not in the service's CPU figure. Both servers share 2 cores "
+        "with their clients: at 1,000 streams latency is mostly queueing behind them.")
+    return lines
 
 
 def main() -> None:
@@ -372,7 +378,7 @@ def main() -> None:
             embedded = EmbeddedPostgres(workdir / "pg", keep=False)
             admin_dsn = embedded.dsn
         try:
-            report(asyncio.run(run_all(admin_dsn, workdir)))
+            print("\n".join(report(asyncio.run(run_all(admin_dsn, workdir)))))
         finally:
             if embedded is not None:
                 embedded.stop()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 from dataclasses import dataclass
 
 from bench.cluster import Cluster, cluster
@@ -33,11 +34,11 @@ class Run:
         )
 
 
-def standalone(part: Callable[[Run], Awaitable[list[Part]]]) -> list[Part]:
+def standalone(part: Callable[[Run], Coroutine[Any, Any, list[Part]]]) -> list[Part]:
     """Runs one part on its own (`make bench BENCH=<part>`) and prints it."""
     pins = pinning()
     with cluster() as pg, LoadClient(CLIENTS, pins.clients) as client:
-        parts = asyncio.run(part(Run(pg, pins, client)))
+        parts: list[Part] = asyncio.run(part(Run(pg, pins, client)))
     print(f"{os.cpu_count()} cores; {pins.describe()}; {CLIENTS} client processes, "
           f"{SECONDS:g} s a cell")
     for p in parts:
