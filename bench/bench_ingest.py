@@ -12,7 +12,8 @@ client's processes (bench/load.py):
 - IngestProviderPayload with an Alertmanager body of 20 alerts, the same way,
   beside a raw transaction inserting the 20 derived rows.
 
-The three side by side per level, so that machine noise hits all three.
+The three side by side per level (the median of BENCH_REPEATS rounds, the
+three taking turns), so that machine noise hits all three.
 Figures: events committed per second. Run: `make bench BENCH=ingest`.
 """
 
@@ -30,6 +31,10 @@ from bench.run import CLIENTS, Run, standalone
 from bench.servers import running_servers
 
 CONCURRENCY = (1, 4, 16, 64)
+
+
+def events(result: LoadResult) -> float:
+    return result.events_per_s
 
 
 @dataclass
@@ -66,17 +71,18 @@ async def measure_ingest(run: Run, with_uvloop: bool = True) -> IngestFigures:
                 f"{label}, 2 servers": Target(label, addresses=addresses),
             }
             for level in CONCURRENCY:
-                for name, target in targets.items():
-                    figures.cells[(name, level)] = await run.measure(target, level)
+                results = await run.side_by_side([(t, level) for t in targets.values()], by=events)
+                for name, result in zip(targets, results, strict=True):
+                    figures.cells[(name, level)] = result
         if with_uvloop:
             [uvloop] = await stack.enter_async_context(running_servers(
                 dsn, workdir / "ingest-uvloop", 1, {"AWOOOP_EVENT_LOOP": "uvloop"},
                 cpus=run.pinning.servers[:1]))
             # Side by side: the asyncio server, then the uvloop one, same core.
-            figures.asyncio_beside_uvloop = await run.measure(
-                Target("RecordAlertEvent", addresses=addresses[:1]), 16)
-            figures.uvloop = await run.measure(
-                Target("RecordAlertEvent", addresses=(uvloop.address,)), 16)
+            figures.asyncio_beside_uvloop, figures.uvloop = await run.side_by_side([
+                (Target("RecordAlertEvent", addresses=addresses[:1]), 16),
+                (Target("RecordAlertEvent", addresses=(uvloop.address,)), 16),
+            ], by=events)
     return figures
 
 

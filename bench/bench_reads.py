@@ -6,7 +6,8 @@ straight to protobuf), the service (`python -m server`), and the service on
 uvloop (AWOOOP_EVENT_LOOP=uvloop), each a process pinned to the same CPU,
 loaded in turn by the load client's processes (bench/load.py) with the same
 requests. The ratio is the service's QPS over the baseline's, measured side
-by side per RPC so that a burst of machine noise hits both.
+by side per RPC (bench/run.py, side_by_side: the median of BENCH_REPEATS
+rounds, the servers taking turns) so that a burst of machine noise hits both.
 
 Run: `make bench BENCH=reads`.
 """
@@ -88,10 +89,10 @@ async def measure_reads(run: Run, with_uvloop: bool = True) -> list[ReadRow]:
         work_item = await work_item_id(service.address)
         rows = []
         for name in READS:
-            results = [
-                await run.measure(read_target(name, server.address, work_item), IN_FLIGHT)
+            results = await run.side_by_side([
+                (read_target(name, server.address, work_item), IN_FLIGHT)
                 for server in (baseline, service, *([uvloop] if uvloop else []))
-            ]
+            ])
             rows.append(ReadRow(name, results[0], results[1], results[2] if uvloop else None))
     return rows
 

@@ -32,7 +32,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 # Unmeasured seconds at the start of each measurement.
-WARMUP = float(os.environ.get("BENCH_WARMUP", "1.0"))
+WARMUP = float(os.environ.get("BENCH_WARMUP", "0.5"))
 
 
 @dataclass(frozen=True)

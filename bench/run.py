@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 from dataclasses import dataclass
 
@@ -15,7 +15,9 @@ from bench.pinning import Pinning, pinning
 from bench.report import Part
 
 # Seconds of each measured cell (after the load client's warm-up).
-SECONDS = float(os.environ.get("BENCH_SECONDS", "5"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", "3"))
+# Rounds of each side-by-side comparison; each cell is its median round.
+REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 # Processes of the load client.
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
 
@@ -32,6 +34,27 @@ class Run:
         return await asyncio.to_thread(
             self.client.measure, target, in_flight, seconds or self.seconds
         )
+
+    async def side_by_side(
+        self,
+        cells: Sequence[tuple[Target, int]],
+        seconds: float | None = None,
+        by: Callable[[LoadResult], float] = throughput,
+    ) -> list[LoadResult]:
+        """Each cell (a target at a concurrency) measured REPEATS times, the
+        cells taking turns in every round so that a burst of machine noise
+        hits them alike; per cell, its median round by `by`."""
+        rounds = [[await self.measure(t, c, seconds) for t, c in cells] for _ in range(REPEATS)]
+        return [median([r[i] for r in rounds], by) for i in range(len(cells))]
+
+
+def throughput(result: LoadResult) -> float:
+    return result.calls_per_s
+
+
+def median(results: Sequence[LoadResult], by: Callable[[LoadResult], float]) -> LoadResult:
+    """The round whose figure `by` is the median (its latencies come with it)."""
+    return sorted(results, key=by)[len(results) // 2]
 
 
 def standalone(part: Callable[[Run], Coroutine[Any, Any, list[Part]]]) -> list[Part]:

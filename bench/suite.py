@@ -7,8 +7,8 @@ RecordAlertEvent on uvloop at 16 in flight), the plans (bench/PLANS.md) and
 the watch figures (bench/bench_watch.py, as it prints them). Then the targets,
 each met or not, and the whole written between the markers in RESULTS.md.
 
-About 12-15 minutes on this machine at the defaults (BENCH_SECONDS=5);
-BENCH_SECONDS=2 makes a quick, rougher run.
+About 15 minutes on this machine at the defaults (BENCH_SECONDS=3,
+BENCH_REPEATS=3); BENCH_REPEATS=1 makes a quick, rougher run.
 """
 
 from __future__ import annotations
@@ -24,9 +24,11 @@ from bench import bench_watch
 from bench.bench_ingest import IngestFigures, ingest_part, measure_ingest
 from bench.bench_plans import write_plans
 from bench.bench_reads import ReadRow, measure_reads, read_part
+from bench.bench_scale import SECONDS as SCALE_SECONDS
 from bench.bench_scale import measure_scale, scale_part
 from bench.report import Part, fmt, targets_table, write_results
-from bench.run import CLIENTS, Run, standalone
+from bench.load import WARMUP
+from bench.run import CLIENTS, REPEATS, Run, standalone
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -95,16 +97,18 @@ def section(parts: list[Part], run: Run, minutes: float) -> str:
         f"({datetime.now(UTC):%Y-%m-%d %H:%M} UTC)",
         "",
         f"{os.cpu_count()} cores (`nproc`); {run.pinning.describe()}; "
-        f"{CLIENTS} load-client processes; {run.seconds:g} s a cell after "
-        f"{os.environ.get('BENCH_WARMUP', '1')} s of warm-up; commit {commit()}; "
+        f"{CLIENTS} load-client processes; each cell the median of {REPEATS} rounds of "
+        f"{run.seconds:g} s (scale: {SCALE_SECONDS:g} s) after {WARMUP:g} s of warm-up, "
+        f"the compared servers taking turns; commit {commit()}; "
         f"the whole run took {minutes:.1f} min. Only ratios measured in this run mean "
         "anything: the machine is shared.",
         "",
         "Rerun: `make bench` (all of it, ~15 min, rewrites this section and bench/PLANS.md); "
         "parts: `make bench BENCH=reads` (or `scale`, `ingest`, `plans`, `watch`), printed "
-        "only. Shorter: `BENCH_SECONDS=2 make bench`. Also: BENCH_CLIENTS (load-client "
-        "processes, 2), BENCH_WARMUP (s, 1), BENCH_PIN=0 (no pinning), BENCH_READ_HISTORY "
-        "(10,000), BENCH_LARGE_HISTORY (1,000,000), BENCH_SCALE_SECONDS (3), DATABASE_URL "
+        "only. Shorter and rougher: `BENCH_REPEATS=1 make bench`. Also: BENCH_CLIENTS (load-client "
+        "processes, 2), BENCH_REPEATS (3), BENCH_WARMUP (s, 0.5), BENCH_PIN=0 (no pinning), "
+        "BENCH_READ_HISTORY (10,000), BENCH_LARGE_HISTORY (1,000,000), BENCH_SCALE_SECONDS "
+        "(2), DATABASE_URL "
         "(a PostgreSQL of your own instead of the embedded one).",
         "",
         f"{met} of {len(checks)} targets met.",
