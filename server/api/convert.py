@@ -24,6 +24,7 @@ from server.domain import dossier as dos
 from server.domain import recurrence as rec
 from server.domain import work_items as wi
 from server.domain.cursors import encode_cursor
+from server.domain.event_rows import DossierEvent, ListedEvent, RefRow
 from server.domain.errors import FieldViolation
 from server.domain.heartbeat import HeartbeatRequest
 from server.domain.models import (
@@ -47,12 +48,22 @@ RecordedMessage = TypeVar(
 )
 
 
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """The instant as a Timestamp, as Timestamp.FromDatetime(value in UTC)
+    makes it, without its time tuple: a dossier page converts 100 of these."""
     if value is None:
         return None
-    message = timestamp_pb2.Timestamp()
-    message.FromDatetime(value.astimezone(UTC))
-    return message
+    if value.tzinfo is None:
+        value = value.astimezone(UTC)
+    # timedelta keeps 0 <= seconds < 86400 and 0 <= microseconds < 10**6, as
+    # a Timestamp keeps its nanos non-negative.
+    delta = value - _UNIX_EPOCH
+    return timestamp_pb2.Timestamp(
+        seconds=delta.days * 86_400 + delta.seconds, nanos=delta.microseconds * 1_000
+    )
 
 
 # google.protobuf.Timestamp's own range: 0001-01-01T00:00:00Z to
@@ -106,7 +117,7 @@ def _value(value: struct_pb2.Value) -> Any:
     return None  # null_value, or no kind set
 
 
-def source_ref(ref: SourceRef) -> common_pb2.SourceRef:
+def source_ref(ref: SourceRef | RefRow) -> common_pb2.SourceRef:
     return common_pb2.SourceRef(system=ref.system, kind=ref.kind, id=ref.id, url=ref.url)
 
 
@@ -231,7 +242,7 @@ def recent_events_query(request: events_pb2.ListRecentEventsRequest) -> event_op
     )
 
 
-def recent_events_response(page: Page) -> events_pb2.ListRecentEventsResponse:
+def recent_events_response(page: Page[ListedEvent]) -> events_pb2.ListRecentEventsResponse:
     return events_pb2.ListRecentEventsResponse(
         events=[event_summary(e) for e in page.events],
         total=page.total,
@@ -240,7 +251,8 @@ def recent_events_response(page: Page) -> events_pb2.ListRecentEventsResponse:
     )
 
 
-def channel_event(event: StoredEvent) -> common_pb2.ChannelEvent:
+def channel_event(event: StoredEvent | DossierEvent) -> common_pb2.ChannelEvent:
+    """A watched event (StoredEvent) or a dossier's (DossierEvent): the same fields."""
     return common_pb2.ChannelEvent(
         event_id=str(event.id),
         project_id=event.project_id,
@@ -271,7 +283,7 @@ def channel_event(event: StoredEvent) -> common_pb2.ChannelEvent:
     )
 
 
-def event_summary(event: StoredEvent) -> events_pb2.EventSummary:
+def event_summary(event: ListedEvent) -> events_pb2.EventSummary:
     return events_pb2.EventSummary(
         event_id=str(event.id),
         project_id=event.project_id,

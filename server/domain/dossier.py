@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 
-from server.domain.models import StoredEvent
+from server.domain.event_rows import DossierEvent
 
 
 @dataclass(frozen=True)
@@ -17,7 +17,7 @@ class DossierSummary:
     source_ref_total: int
 
 
-def dossier_summary(events: Sequence[StoredEvent]) -> DossierSummary:
+def dossier_summary(events: Sequence[DossierEvent]) -> DossierSummary:
     return DossierSummary(
         source_count=len(events),
         duplicate_total=sum(e.is_duplicate for e in events),

@@ -11,6 +11,7 @@ beside its own (`cursor`, `next_page_token`); none of its fields is renamed.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -20,6 +21,7 @@ from server.domain import dossier as dos
 from server.domain import recurrence as rec
 from server.domain import work_items as wi
 from server.domain.cursors import encode_cursor
+from server.domain.event_rows import DossierEvent, ListedEvent, RefRow
 from server.domain.models import Recorded, SourceRef, StoredEvent
 from server.operations import dossier as dossier_ops
 from server.operations import events as event_ops
@@ -56,7 +58,7 @@ def _optional(value: str | None) -> str | None:
     return value or None
 
 
-def source_refs(refs: list[SourceRef]) -> dict[str, list[dict[str, str]]]:
+def source_refs(refs: Sequence[SourceRef | RefRow]) -> dict[str, list[dict[str, str]]]:
     """{system: [{kind, id, url}, ...]}: an object as the old field was, one
     list per ref system, in the refs' own order."""
     by_system: dict[str, list[dict[str, str]]] = {}
@@ -81,7 +83,7 @@ def ingested(items: list[Recorded]) -> dict[str, Any]:
     return {"events": [recorded(item) for item in items]}
 
 
-def recent_event(event: StoredEvent) -> dict[str, Any]:
+def recent_event(event: ListedEvent) -> dict[str, Any]:
     """ChannelEventItem."""
     return {
         "event_id": str(event.id),
@@ -96,7 +98,7 @@ def recent_event(event: StoredEvent) -> dict[str, Any]:
     }
 
 
-def recent_events(page: Page) -> dict[str, Any]:
+def recent_events(page: Page[ListedEvent]) -> dict[str, Any]:
     return {
         "events": [recent_event(e) for e in page.events],
         "total": page.total,
@@ -105,8 +107,8 @@ def recent_events(page: Page) -> dict[str, Any]:
     }
 
 
-def dossier_event(event: StoredEvent) -> dict[str, Any]:
-    """ChannelEventDossierItem."""
+def dossier_event(event: StoredEvent | DossierEvent) -> dict[str, Any]:
+    """ChannelEventDossierItem, of a dossier's event or a watched one."""
     return {
         "event_id": str(event.id),
         "project_id": event.project_id,

@@ -18,6 +18,7 @@ from server.domain.dossier import (
     coverage_summary,
     dossier_summary,
 )
+from server.domain.event_rows import DossierEvent
 from server.domain.events import MAX_PROVIDER_EVENT_ID
 from server.domain.models import EventFilter
 from server.domain.recurrence import (
@@ -60,7 +61,7 @@ class ReadModelQuery:
 
 
 @dataclass(frozen=True)
-class DossierPage(Page):
+class DossierPage(Page[DossierEvent]):
     # Totals over the page's events.
     summary: DossierSummary
 
@@ -117,7 +118,7 @@ class DossierOperations:
         event_filter = EventFilter(
             project_id=query.project_id, run_id=run_id, provider_event_id=query.provider_event_id
         )
-        page = await read_page(self._store, event_filter, limit, query.page_token)
+        page = await read_page(self._store.dossier_events, event_filter, limit, query.page_token)
         return DossierPage(
             events=page.events,
             limit=page.limit,

@@ -19,6 +19,7 @@ from server.auth import Principal
 from server.config import Settings
 from server.domain import heartbeat, providers
 from server.domain.derivation import derive_event, source_body
+from server.domain.event_rows import ListedEvent
 from server.domain.errors import DomainError, FieldViolation, Unavailable
 from server.domain.events import check_alert_event, check_event_filter
 from server.domain.stored_text import redacted
@@ -265,7 +266,7 @@ class EventOperations:
             ],
         )
 
-    async def list_recent_events(self, query: RecentEventsQuery) -> Page:
+    async def list_recent_events(self, query: RecentEventsQuery) -> Page[ListedEvent]:
         """ListRecentEvents: one page of the matching events, newest first."""
         violations = Violations()
         event_filter = check_event_filter(
@@ -273,4 +274,4 @@ class EventOperations:
         )
         limit = violations.limit(query.limit, LIST_RECENT_LIMIT)
         violations.raise_if_any()
-        return await read_page(self._store, event_filter, limit, query.page_token)
+        return await read_page(self._store.recent_events, event_filter, limit, query.page_token)

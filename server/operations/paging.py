@@ -1,10 +1,14 @@
 """Pages of events, newest first, for every event list (ListRecentEvents,
 GetEventDossier): page tokens bound to their filter (a malformed or forged
-one is INVALID_ARGUMENT), and pages that end early when their text is large."""
+one is INVALID_ARGUMENT), and pages that end early when their text is large.
+Each list reads its own rows (server/domain/event_rows.py): only the fields
+it answers with."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
 
 from server.domain.cursors import (
     MalformedToken,
@@ -12,8 +16,7 @@ from server.domain.cursors import (
     encode_page_token,
 )
 from server.domain.errors import FieldViolation, InvalidArgument
-from server.domain.models import EventFilter, StoredEvent
-from server.storage.store import Store
+from server.domain.models import EventFilter
 
 
 def page_start(page_token: str, filters: dict[str, str]) -> int | None:
@@ -36,9 +39,24 @@ class PageQuery:
     page_token: str = ""
 
 
+class PagedRow(Protocol):
+    """What a page needs of its rows: their position, and their size."""
+
+    @property
+    def cursor(self) -> int: ...
+
+    def served_text(self) -> int:
+        """Characters of the row's largest served fields: a cheap stand-in for
+        its encoded size (at most 4 bytes a character)."""
+        ...
+
+
+RowT = TypeVar("RowT", bound=PagedRow)
+
+
 @dataclass(frozen=True)
-class Page:
-    events: list[StoredEvent]
+class Page(Generic[RowT]):
+    events: list[RowT]
     # The page size asked for (or its default); a page may hold fewer.
     limit: int
     # Empty on the last page.
@@ -58,38 +76,32 @@ class Page:
 PAGE_TEXT_BUDGET = 512 * 1024
 
 
-def served_text(event: StoredEvent) -> int:
-    """Characters of the event's largest served fields: a cheap stand-in for
-    its encoded size (at most 4 bytes a character)."""
-    return (
-        len(event.content_redacted)
-        + len(event.alertname) + len(event.source_url) + len(event.fingerprint)
-        + len(event.namespace) + len(event.target_resource) + len(event.severity)
-        + sum(len(value) for value in event.log_correlation.values())
-        + sum(len(r.id) + len(r.url) + len(r.kind) + len(r.system) for r in event.source_refs)
-    )
-
-
-def within_budget(events: list[StoredEvent], budget: int = PAGE_TEXT_BUDGET) -> list[StoredEvent]:
+def within_budget(events: list[RowT], budget: int = PAGE_TEXT_BUDGET) -> list[RowT]:
     """The longest prefix of `events` whose text fits `budget`; never empty
     when `events` is not."""
     total = 0
     for index, event in enumerate(events):
-        total += served_text(event)
+        total += event.served_text()
         if total > budget and index > 0:
             return events[:index]
     return events
 
 
-async def read_page(store: Store, event_filter: EventFilter, limit: int, page_token: str) -> Page:
-    """One page of matching events, newest first, continuing below `page_token`.
+# Reads the newest `limit` rows of a filter below a cursor (a Store method).
+ReadRows = Callable[[EventFilter, int, int | None], Awaitable[list[RowT]]]
 
-    The token is bound to the filter it was made for; one more event than the
+
+async def read_page(
+    read: ReadRows[RowT], event_filter: EventFilter, limit: int, page_token: str
+) -> Page[RowT]:
+    """One page of matching rows, newest first, continuing below `page_token`.
+
+    The token is bound to the filter it was made for; one more row than the
     page holds is read to know whether another page follows. A page of large
     events ends early (PAGE_TEXT_BUDGET), with a token to the rest.
     """
     filters = {k: str(v) for k, v in event_filter.model_dump(mode="json").items()}
-    found = await store.list_events(event_filter, limit + 1, page_start(page_token, filters))
+    found = await read(event_filter, limit + 1, page_start(page_token, filters))
     events = within_budget(found[:limit])
     more = len(found) > len(events)
     return Page(events, limit, encode_page_token(events[-1].cursor, filters) if more else "")

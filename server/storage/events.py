@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from server.domain.dossier import ProviderCoverage
+from server.domain.event_rows import DossierEvent, ListedEvent, RefRow
 from server.domain.models import (
     REF_SYSTEMS,
     EventFilter,
@@ -286,12 +287,10 @@ def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:
     return clauses
 
 
-def list_events_query(
-    event_filter: EventFilter, limit: int, before_cursor: int | None = None
+def _newest_query(
+    columns: Sequence[str], event_filter: EventFilter, limit: int, before_cursor: int | None
 ) -> tuple[str, list[Any]]:
-    """ListRecentEvents' and GetEventDossier's statement and its arguments: the
-    newest `limit` matching events below `before_cursor`, newest first.
-    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
+    """`columns` of the newest `limit` matching events below `before_cursor`."""
     args: list[Any] = []
     clauses = filter_clauses(event_filter, args)
     if before_cursor is not None:
@@ -299,19 +298,69 @@ def list_events_query(
         clauses.append(f"cursor < ${len(args)}")
     args.append(limit)
     where = " AND ".join(clauses) or "true"
-    return f"{_SELECT_EVENTS} WHERE {where} ORDER BY cursor DESC LIMIT ${len(args)}", args
+    return (
+        f"SELECT {', '.join(columns)} FROM events WHERE {where} "
+        f"ORDER BY cursor DESC LIMIT ${len(args)}",
+        args,
+    )
 
 
-async def list_events(
+def recent_events_query(
+    event_filter: EventFilter, limit: int, before_cursor: int | None = None
+) -> tuple[str, list[Any]]:
+    """ListRecentEvents' statement and its arguments: the EventSummary columns
+    (ListedEvent's, in its order) of the newest `limit` matching events below
+    `before_cursor`, newest first.
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
+    return _newest_query(ListedEvent._fields, event_filter, limit, before_cursor)
+
+
+def list_events_query(
+    event_filter: EventFilter, limit: int, before_cursor: int | None = None
+) -> tuple[str, list[Any]]:
+    """GetEventDossier's statement and its arguments: every ChannelEvent column
+    (DossierEvent's, in its order) of the newest `limit` matching events below
+    `before_cursor`, newest first.
+    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
+    return _newest_query(DossierEvent._fields, event_filter, limit, before_cursor)
+
+
+async def recent_events(
     connection: asyncpg.Connection,
     event_filter: EventFilter,
     limit: int,
     before_cursor: int | None = None,
-) -> list[StoredEvent]:
-    """The newest `limit` matching events below `before_cursor`, newest first."""
+) -> list[ListedEvent]:
+    """ListRecentEvents' rows, newest first: the record's values are the
+    row's fields, in order (recent_events_query selects them so)."""
+    sql, args = recent_events_query(event_filter, limit, before_cursor)
+    make = ListedEvent._make
+    return [make(record) for record in await connection.fetch(sql, *args)]
+
+
+_REFS = DossierEvent._fields.index("source_refs")
+
+
+def _ref(value: dict[str, str]) -> RefRow:
+    # Tolerant as SourceRef is: a ref without a url has an empty one.
+    return RefRow(value["system"], value["kind"], value["id"], value.get("url", ""))
+
+
+def _dossier_event(record: asyncpg.Record) -> DossierEvent:
+    values = list(record)
+    values[_REFS] = [_ref(ref) for ref in values[_REFS]]
+    return DossierEvent._make(values)
+
+
+async def dossier_events(
+    connection: asyncpg.Connection,
+    event_filter: EventFilter,
+    limit: int,
+    before_cursor: int | None = None,
+) -> list[DossierEvent]:
+    """GetEventDossier's rows, newest first."""
     sql, args = list_events_query(event_filter, limit, before_cursor)
-    rows = await connection.fetch(sql, *args)
-    return [row_to_event(row) for row in rows]
+    return [_dossier_event(record) for record in await connection.fetch(sql, *args)]
 
 
 async def events_after(

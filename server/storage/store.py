@@ -14,6 +14,7 @@ import asyncpg
 
 from server.domain.dossier import ProviderCoverage
 from server.domain.errors import database_unavailable
+from server.domain.event_rows import DossierEvent, ListedEvent
 from server.domain.models import (
     EventFilter,
     NewEvent,
@@ -85,11 +86,17 @@ class Store:
         finally:
             self.commit_signal.written()
 
-    async def list_events(
+    async def recent_events(
         self, event_filter: EventFilter, limit: int, before_cursor: int | None = None
-    ) -> list[StoredEvent]:
+    ) -> list[ListedEvent]:
         async with self.connection() as connection:
-            return await events.list_events(connection, event_filter, limit, before_cursor)
+            return await events.recent_events(connection, event_filter, limit, before_cursor)
+
+    async def dossier_events(
+        self, event_filter: EventFilter, limit: int, before_cursor: int | None = None
+    ) -> list[DossierEvent]:
+        async with self.connection() as connection:
+            return await events.dossier_events(connection, event_filter, limit, before_cursor)
 
     async def events_after(
         self,
