@@ -3,8 +3,8 @@
 A minimal grpc.aio server (a process of its own, started and pinned like the
 service: bench/servers.py) serving the same read RPCs from the same generated
 stubs. Each runs the SAME statements as the service, taken from the
-service's own pure query builders (server/storage: list_events_query,
-coverage_query, group_query, handoff_kinds_query, AS_OF_QUERY), on a pool
+service's own pure query builders (server/storage: recent_events_query,
+list_events_query, coverage_query, group_query, handoff_kinds_query, AS_OF_QUERY), on a pool
 made the same way (server.storage.database.create_pool: same codecs, same
 size), and turns the rows straight into the response message: no
 validation, no auth, no domain objects, no page-token signing, no work-item
@@ -46,7 +46,7 @@ from grpc_health.v1.health import aio as health_aio
 from server.domain.models import EventFilter
 from server.domain.recurrence import recurrence_filter
 from server.storage.database import create_pool
-from server.storage.events import coverage_query, list_events_query
+from server.storage.events import coverage_query, list_events_query, recent_events_query
 from server.storage.recurrence import AS_OF_QUERY, group_query
 from server.storage.work_items import handoff_kinds_query
 
@@ -91,7 +91,7 @@ class BaselineEvents(_Base, events_pb2_grpc.EventServiceServicer):
             provider_prefix=request.provider_prefix,
         )
         # One more than the page, as the service reads, to know whether one follows.
-        rows = await self.fetch(list_events_query(event_filter, limit + 1))
+        rows = await self.fetch(recent_events_query(event_filter, limit + 1))
         page = rows[:limit]
         return events_pb2.ListRecentEventsResponse(
             events=[

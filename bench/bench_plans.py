@@ -1,7 +1,8 @@
 """bench/PLANS.md: EXPLAIN (ANALYZE, BUFFERS) of the hot queries at 1,000,000 events.
 
 Each statement is the service's own: taken from its pure query builders
-(list_events_query, coverage_query, group_query, handoff_kinds_query), or,
+(recent_events_query, list_events_query, coverage_query, group_query,
+handoff_kinds_query), or,
 for the functions that run their SQL themselves (the watch's events_after
 and final_cursor, the write insert_events), recorded by handing them a
 connection that keeps the statement instead of running it. Each is then
@@ -34,7 +35,7 @@ from server.domain.models import AlertEventInput, EventFilter, NewEvent
 from server.domain.recurrence import recurrence_filter
 from server.storage import events
 from server.storage.database import connect
-from server.storage.events import coverage_query, list_events_query
+from server.storage.events import coverage_query, list_events_query, recent_events_query
 from server.storage.recurrence import group_query
 from server.storage.work_items import handoff_kinds_query
 
@@ -89,14 +90,14 @@ async def hot_queries(size: int) -> list[Query]:
     project = EventFilter(project_id=PROJECT)
     window = recurrence_filter(PROJECT, "")
     queries = [
-        Query("ListRecentEvents(project, 20)", "events.list_events_query",
-              *list_events_query(project, 21)),
-        Query("ListRecentEvents(project, 100)", "events.list_events_query",
-              *list_events_query(project, 101)),
-        Query("ListRecentEvents(provider_prefix 'sentry:', 100)", "events.list_events_query",
-              *list_events_query(EventFilter(provider_prefix="sentry:"), 101)),
+        Query("ListRecentEvents(project, 20)", "events.recent_events_query",
+              *recent_events_query(project, 21)),
+        Query("ListRecentEvents(project, 100)", "events.recent_events_query",
+              *recent_events_query(project, 101)),
+        Query("ListRecentEvents(provider_prefix 'sentry:', 100)", "events.recent_events_query",
+              *recent_events_query(EventFilter(provider_prefix="sentry:"), 101)),
         Query("ListRecentEvents(project, 20), a page deep in the history",
-              "events.list_events_query", *list_events_query(project, 21, size // 2)),
+              "events.recent_events_query", *recent_events_query(project, 21, size // 2)),
         Query("GetEventDossier(project, 50)", "events.list_events_query",
               *list_events_query(project, 51)),
         Query("GetEventDossier(provider_event_id)", "events.list_events_query",
