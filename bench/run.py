@@ -22,6 +22,15 @@ REPEATS = int(os.environ.get("BENCH_REPEATS", "3"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "2"))
 
 
+def throughput(result: LoadResult) -> float:
+    return result.calls_per_s
+
+
+def median(results: Sequence[LoadResult], by: Callable[[LoadResult], float]) -> LoadResult:
+    """The round whose figure `by` is the median (its latencies come with it)."""
+    return sorted(results, key=by)[len(results) // 2]
+
+
 @dataclass
 class Run:
     cluster: Cluster
@@ -46,15 +55,6 @@ class Run:
         hits them alike; per cell, its median round by `by`."""
         rounds = [[await self.measure(t, c, seconds) for t, c in cells] for _ in range(REPEATS)]
         return [median([r[i] for r in rounds], by) for i in range(len(cells))]
-
-
-def throughput(result: LoadResult) -> float:
-    return result.calls_per_s
-
-
-def median(results: Sequence[LoadResult], by: Callable[[LoadResult], float]) -> LoadResult:
-    """The round whose figure `by` is the median (its latencies come with it)."""
-    return sorted(results, key=by)[len(results) // 2]
 
 
 def standalone(part: Callable[[Run], Coroutine[Any, Any, list[Part]]]) -> list[Part]:
