@@ -300,7 +300,16 @@ def event_summary(event: ListedEvent) -> events_pb2.EventSummary:
 # Proto enum values are <PREFIX>_<NAME> for the domain enum member <NAME>.
 def _proto_enum(enum_type: Any, prefix: str, value: Enum) -> Any:
     # Any: each proto enum's ValueType is a NewType of int of its own.
-    return enum_type.Value(f"{prefix}_{value.name}")
+    # Looked up once per (enum, member): a recurrence response names a run
+    # state and a work item kind and status per group.
+    key = (prefix, value.name)
+    number = _PROTO_ENUM_NUMBERS.get(key)
+    if number is None:
+        number = _PROTO_ENUM_NUMBERS[key] = enum_type.Value(f"{prefix}_{value.name}")
+    return number
+
+
+_PROTO_ENUM_NUMBERS: dict[tuple[str, str], int] = {}
 
 
 def run_state(value: RunState) -> common_pb2.RunState.ValueType:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from server.auth import Principal
 from server.domain.errors import FailedPrecondition, NotFound
-from server.domain.recurrence import RecurrenceGroup
+from server.domain.recurrence import RecurrenceGroup, read_model, recurrence_filter
 from server.domain.stored_text import redacted
 from server.domain.validation import WORK_ITEM_LIMIT, Violations
 from server.domain.work_items import (
@@ -35,7 +35,7 @@ from server.domain.work_items import (
     dry_run_outcome,
     evaluate,
 )
-from server.operations.dossier import ReadModelQuery, check_read_model_query, load_read_model
+from server.operations.dossier import ReadModelQuery, check_read_model_query
 from server.storage.store import Store
 
 # A work_item_id is "wi-" and 16 hex characters; this leaves room.
@@ -109,9 +109,23 @@ class WorkItemOperations:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    async def _find(self, query: WorkItemQuery, mode: WorkItemMode, limit: int) -> _Found:
-        """The work item in the read model of the query's filters, evaluated."""
-        model = await load_read_model(self._store, query, limit)
+    async def _find(
+        self, query: WorkItemQuery, mode: WorkItemMode, limit: int, with_refs: bool = False
+    ) -> _Found:
+        """The work item in the read model of the query's filters, evaluated.
+
+        Only its group is read and built: the store narrows the window to the
+        one group whose work item may have that id, and that group's facts
+        are those it has in the whole read model (each is an aggregate over
+        the group's own events of the same window). `with_refs`: the group's
+        refs too, for a handoff's proposal."""
+        window = await self._store.recurrence_window(
+            recurrence_filter(query.project_id, query.provider),
+            limit,
+            work_item_id=query.work_item_id,
+            with_refs=with_refs,
+        )
+        model = read_model(window.groups, window.handoff_kinds, window.as_of)
         group = model.find_work_item(query.work_item_id)
         if group is None:
             raise NotFound(NOT_FOUND_MESSAGE, NOT_FOUND_MESSAGE.upper())
@@ -162,7 +176,7 @@ class WorkItemOperations:
             "must be ticket_proposal or manual_takeover",
         )
         violations.raise_if_any()
-        found = await self._find(request, mode, limit)
+        found = await self._find(request, mode, limit, with_refs=True)
         item = found.evaluation.work_item
         dry_run = await self._store.latest_dry_run(item.work_item_id)
         if dry_run is None:

@@ -38,6 +38,7 @@ import asyncpg
 
 from server.domain.models import REF_SYSTEMS, EventFilter, RepairStatus, RunState, SourceRef
 from server.domain.recurrence import GroupFacts, LinkedRun, RecurrenceGroup
+from server.domain.work_item_rules import WorkItemKind
 from server.storage.events import filter_clauses, ref_flag, ref_total, ref_total_aggregates
 
 # The window: the newest `limit` matching events, the only rows read from
@@ -50,13 +51,9 @@ _RECENT_COLUMNS = (
     + ", received_at"
 )
 
-# Stands for the <system>_ref_total aggregates in _AFTER_RECENT.
-_REF_TOTALS = "/* ref totals */"
-
-# Everything after the window. Joined to it by concatenation and filled in by
-# replacing _REF_TOTALS, never by str.format: braces in the SQL ('{}'::jsonb)
-# stay SQL.
-_AFTER_RECENT = """
+# Everything after the window, one CTE per fact, filled in by replacing the
+# markers, never by str.format: braces in the SQL ('{}'::jsonb) stay SQL.
+_LINKED = """
 linked AS (
     SELECT r.project_id, r.recurrence_key, r.id AS event_id, ru.run_id, ru.state,
            ru.agent_id, ru.incident_id, ru.repair_status, ru.update_seq
@@ -77,12 +74,18 @@ group_runs AS (
                'update_seq', update_seq)) AS runs
     FROM linked
     GROUP BY project_id, recurrence_key
-),
+),"""
+
+# The distinct refs of each group: only a handoff's proposal lists them, so
+# only HandoffWorkItem reads them (with_refs).
+_GROUP_REFS = """
 group_refs AS (
     SELECT r.project_id, r.recurrence_key, jsonb_agg(DISTINCT ref) AS refs
     FROM recent r CROSS JOIN LATERAL jsonb_array_elements(r.source_refs) AS ref
     GROUP BY r.project_id, r.recurrence_key
-),
+),"""
+
+_TOTALS = """
 totals AS (
     SELECT r.project_id, r.recurrence_key,
            count(*) FILTER (WHERE NOT r.is_duplicate) AS occurrence_total,
@@ -106,20 +109,16 @@ latest AS (
     FROM recent
     ORDER BY project_id, recurrence_key, cursor DESC
 )
-SELECT t.*,
-       l.id AS latest_event_id,
-       l.provider_event_id AS latest_provider_event_id,
-       l.content_preview AS latest_content_preview,
-       l.provider, l.alertname, l.severity, l.namespace, l.target_resource, l.fingerprint,
-       coalesce(g.runs, '[]'::jsonb) AS runs,
-       coalesce(f.refs, '[]'::jsonb) AS refs
+SELECT /* fact columns */,
+       coalesce(g.runs, '[]'::jsonb) AS runs /* refs column */
 FROM totals t
 JOIN latest l USING (project_id, recurrence_key)
-LEFT JOIN group_runs g USING (project_id, recurrence_key)
-LEFT JOIN group_refs f USING (project_id, recurrence_key)
+LEFT JOIN group_runs g USING (project_id, recurrence_key) /* refs join */
 ORDER BY t.occurrence_total DESC, t.latest_cursor DESC
-""".replace(_REF_TOTALS, ref_total_aggregates("r."))
+"""
 
+# GroupFacts' fields that are columns, in its order: the SELECT lists them so,
+# and a row becomes its GroupFacts by position (then runs, then refs).
 _FACT_COLUMNS = (
     "project_id",
     "recurrence_key",
@@ -143,20 +142,95 @@ _FACT_COLUMNS = (
     "latest_received_at",
 )
 
+# Where each fact comes from: the group's latest event (`l`), else its totals (`t`).
+_FROM_LATEST = {
+    "latest_event_id": "l.id",
+    "latest_provider_event_id": "l.provider_event_id",
+    "latest_content_preview": "l.content_preview",
+    **{name: f"l.{name}" for name in (
+        "provider", "alertname", "severity", "namespace", "target_resource", "fingerprint"
+    )},
+}
+_FACT_SELECT = ",\n       ".join(
+    f"{_FROM_LATEST[name]} AS {name}" if name in _FROM_LATEST else f"t.{name}"
+    for name in _FACT_COLUMNS
+)
+_TOTALS = _TOTALS.replace("/* ref totals */", ref_total_aggregates("r.")).replace(
+    "/* fact columns */", _FACT_SELECT
+)
 
-def group_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any]]:
-    """GetDossierRecurrence's (and every work item call's) statement and its
-    arguments: the facts of each group over the newest `limit` matching events.
+
+_REFS_COLUMN = ",\n       coalesce(f.refs, '[]'::jsonb) AS refs"
+_REFS_JOIN = "\nLEFT JOIN group_refs f USING (project_id, recurrence_key)"
+
+
+def _after_recent(with_refs: bool) -> str:
+    if not with_refs:
+        return _LINKED + _TOTALS.replace(" /* refs column */", "").replace(" /* refs join */", "")
+    return (
+        _LINKED
+        + _GROUP_REFS
+        + _TOTALS.replace(" /* refs column */", _REFS_COLUMN).replace(" /* refs join */", _REFS_JOIN)
+    )
+
+
+# A work item's id in SQL, for each kind of `kinds` (a text[] parameter): the
+# same sha256 as domain.work_item_rules.work_item_id (test_recurrence_sql.py
+# holds the two together). Lets a work item call aggregate only its group.
+def _work_item_id_sql(project: str, key: str, kind: str) -> str:
+    return (
+        f"'wi-' || left(encode(sha256(convert_to("
+        f"{project} || '|' || {key} || '|' || {kind}, 'UTF8')), 'hex'), 16)"
+    )
+
+
+def _one_group(work_item_id_arg: str, kinds_arg: str) -> str:
+    """`recent` narrowed to the group of the window whose work item, of any
+    kind, would have that id (at most one: the ids are hashes)."""
+    item_id = _work_item_id_sql("k.project_id", "k.recurrence_key", "kind")
+    return f"""
+recent AS MATERIALIZED (
+    SELECT c.* FROM considered c
+    WHERE (c.project_id, c.recurrence_key) IN (
+        SELECT k.project_id, k.recurrence_key
+        FROM (SELECT DISTINCT project_id, recurrence_key FROM considered) k
+        CROSS JOIN unnest({kinds_arg}::text[]) AS kind
+        WHERE {item_id} = {work_item_id_arg})
+),"""
+
+
+
+
+def group_query(
+    event_filter: EventFilter,
+    limit: int,
+    *,
+    work_item_id: str | None = None,
+    with_refs: bool = False,
+) -> tuple[str, list[Any]]:
+    """The statement and its arguments: the facts of each group over the
+    newest `limit` matching events, by occurrence_total desc, then most
+    recent event first. GetDossierRecurrence runs it as it is; a work item
+    call passes `work_item_id` (only the group that may yield it, of that
+    same window), and a handoff `with_refs` (the group's distinct refs).
     Pure; the bench baseline (bench/baseline.py) runs exactly this SQL, and
     bench/bench_recurrence.py EXPLAINs it."""
     args: list[Any] = []
     where = " AND ".join(filter_clauses(event_filter, args)) or "true"
     args.append(limit)
-    recent = (
+    window = (
         f"SELECT {_RECENT_COLUMNS} FROM events WHERE {where} "
         f"ORDER BY cursor DESC LIMIT ${len(args)}"
     )
-    return "WITH recent AS MATERIALIZED (\n    " + recent + "\n)," + _AFTER_RECENT, args
+    if work_item_id is None:
+        head = "WITH recent AS MATERIALIZED (\n    " + window + "\n),"
+    else:
+        args.extend([work_item_id, [kind.value for kind in WorkItemKind]])
+        head = (
+            "WITH considered AS MATERIALIZED (\n    " + window + "\n),"
+            + _one_group(f"${len(args) - 1}", f"${len(args)}")
+        )
+    return head + _after_recent(with_refs), args
 
 
 def _linked_run(value: dict[str, Any]) -> LinkedRun:
@@ -170,11 +244,16 @@ def _linked_run(value: dict[str, Any]) -> LinkedRun:
     )
 
 
+_RUNS = len(_FACT_COLUMNS)
+
+
 def _facts(row: asyncpg.Record) -> GroupFacts:
-    return GroupFacts(
-        **{name: row[name] for name in _FACT_COLUMNS},
-        source_refs=[SourceRef(**ref) for ref in row["refs"]],
-        runs=[_linked_run(run) for run in row["runs"]],
+    """The record's columns are GroupFacts' fields, in order, then its runs,
+    then (only when the query asked for them: with_refs) its refs."""
+    values = list(row)
+    refs = [SourceRef(**ref) for ref in values[_RUNS + 1]] if len(values) > _RUNS + 1 else []
+    return GroupFacts._make(
+        (*values[:_RUNS], refs, [_linked_run(run) for run in values[_RUNS]])
     )
 
 
@@ -199,8 +278,14 @@ class RecurrenceWindow:
 
 
 async def group_facts(
-    connection: asyncpg.Connection, event_filter: EventFilter, limit: int
+    connection: asyncpg.Connection,
+    event_filter: EventFilter,
+    limit: int,
+    *,
+    work_item_id: str | None = None,
+    with_refs: bool = False,
 ) -> list[GroupFacts]:
-    """Groups ordered by occurrence_total desc, then most recent event first."""
-    sql, args = group_query(event_filter, limit)
+    """Groups ordered by occurrence_total desc, then most recent event first
+    (only the one that may yield `work_item_id`, when given; see group_query)."""
+    sql, args = group_query(event_filter, limit, work_item_id=work_item_id, with_refs=with_refs)
     return [_facts(row) for row in await connection.fetch(sql, *args)]

@@ -127,13 +127,23 @@ class Store:
     # --- recurrence and work items (SPEC sections 3 and 4) ---
 
     async def recurrence_window(
-        self, event_filter: EventFilter, limit: int
+        self,
+        event_filter: EventFilter,
+        limit: int,
+        *,
+        work_item_id: str | None = None,
+        with_refs: bool = False,
     ) -> recurrence.RecurrenceWindow:
-        """One read-only snapshot: group facts, then the handoffs of their work items."""
+        """One read-only snapshot: group facts, then the handoffs of their work
+        items. With `work_item_id`, only the group of the window that may
+        yield it; `with_refs`: the groups' distinct refs too (a handoff's
+        evidence)."""
         async with self.connection() as connection, connection.transaction(
             isolation="repeatable_read", readonly=True
         ):
-            facts = await recurrence.group_facts(connection, event_filter, limit)
+            facts = await recurrence.group_facts(
+                connection, event_filter, limit, work_item_id=work_item_id, with_refs=with_refs
+            )
             groups = open_groups(facts)
             kinds = await work_items.handoff_kinds(connection, work_item_ids(groups))
             as_of = await connection.fetchval(recurrence.AS_OF_QUERY)

@@ -805,3 +805,19 @@ def test_groups_built_once_then_marked_equal_groups_built_knowing_the_handoffs()
     assert marked.groups == direct
     assert marked.summary == summarize(direct)
     assert work_item_ids(open_groups(all_facts)) == candidate_work_item_ids(all_facts)
+
+
+def test_a_group_without_runs_is_built_as_the_rules_for_runs_would_build_it() -> None:
+    """build_group's shortcut for unlinked groups gives what its general path gives."""
+    gap_id = work_item_id(PROJECT, KEY, WorkItemKind.AUTOMATION_GAP)
+    for occurrences in (1, 2, 5):
+        for handed_off in ((), (gap_id,)):
+            built = build_group(facts(occurrence_total=occurrences), handed_off)
+            assert built.latest_run is latest_run([]) is None
+            assert built.repair_summary is repair_summary([]) is None
+            assert built.run_state_counts == {} and built.incident_ids == []
+            assert built.work_item == derive_work_item(
+                project_id=PROJECT, recurrence_key=KEY, occurrence_total=occurrences,
+                has_linked_run=False, latest_run_state=None, latest_repair_status=None,
+                handed_off=handed_off,
+            )
