@@ -13,8 +13,8 @@ rules. The read table's ratio is the service's QPS over this one's.
 Where the service's answer needs domain rules to pick its rows, the baseline
 keeps the SQL and skips the rule: GetDossierRecurrence looks up the handoffs
 of every group (the service: of the open groups' work items), and
-PreviewWorkItem answers with the first group's row (the service: the group
-whose work item has the id asked for, evaluated).
+PreviewWorkItem answers with the row of the group the query narrowed to
+(the service: that group's work item, evaluated against its rules).
 
 Run: `python -m bench.baseline` with DATABASE_URL and AWOOOP_LISTEN set
 (AWOOOP_POOL_MAX_SIZE and AWOOOP_EVENT_LOOP as for the service).
@@ -195,14 +195,17 @@ class BaselineDossier(_Base, dossier_pb2_grpc.DossierServiceServicer):
 
 
 async def recurrence_rows(
-    pool: asyncpg.Pool, project_id: str, provider: str, limit: int
+    pool: asyncpg.Pool, project_id: str, provider: str, limit: int, work_item_id: str | None = None
 ) -> tuple[list[asyncpg.Record], datetime]:
     """The service's three statements of a recurrence read, in the same
-    read-only snapshot: the groups, their handoffs, the clock."""
+    read-only snapshot: the groups (only the work item's, given one), their
+    handoffs, the clock."""
     async with pool.acquire() as connection, connection.transaction(
         isolation="repeatable_read", readonly=True
     ):
-        sql, args = group_query(recurrence_filter(project_id, provider), limit)
+        sql, args = group_query(
+            recurrence_filter(project_id, provider), limit, work_item_id=work_item_id
+        )
         rows = list(await connection.fetch(sql, *args))
         sql, args = handoff_kinds_query([r["recurrence_key"] for r in rows])
         await connection.fetch(sql, *args)
@@ -234,7 +237,8 @@ class BaselineWorkItems(_Base, work_items_pb2_grpc.WorkItemServiceServicer):
         self, request: work_items_pb2.PreviewWorkItemRequest, context: grpc.aio.ServicerContext
     ) -> work_items_pb2.PreviewWorkItemResponse:
         rows, _ = await recurrence_rows(
-            self.pool, request.project_id, request.provider, _limit(request.limit, 300)
+            self.pool, request.project_id, request.provider, _limit(request.limit, 300),
+            request.work_item_id,
         )
         first = rows[0] if rows else None
         return work_items_pb2.PreviewWorkItemResponse(

@@ -33,6 +33,8 @@ from bench.run import Run, standalone
 from server.domain.derivation import derive_event
 from server.domain.models import AlertEventInput, EventFilter, NewEvent
 from server.domain.recurrence import recurrence_filter
+from server.domain.work_item_rules import work_item_id
+from server.domain.work_items import WorkItemKind
 from server.storage import events
 from server.storage.database import connect
 from server.storage.events import coverage_query, list_events_query, recent_events_query
@@ -86,7 +88,7 @@ class Query:
     write: bool = False
 
 
-async def hot_queries(size: int) -> list[Query]:
+async def hot_queries(size: int, work_item: str) -> list[Query]:
     project = EventFilter(project_id=PROJECT)
     window = recurrence_filter(PROJECT, "")
     queries = [
@@ -106,6 +108,9 @@ async def hot_queries(size: int) -> list[Query]:
               *coverage_query(project, 200)),
         Query("GetDossierRecurrence(project, 300) and every work item call",
               "recurrence.group_query", *group_query(window, 300)),
+        Query("PreviewWorkItem(project, 300): the window narrowed to one group",
+              "recurrence.group_query(work_item_id=...)",
+              *group_query(window, 300, work_item_id=work_item)),
         Query("Their handoffs (75 work items)", "work_items.handoff_kinds_query",
               *handoff_kinds_query([f"wi-{i:016x}" for i in range(75)])),
         Query("WatchEvents: the hub's read of two projects (256 rows)", "events.events_after",
@@ -182,6 +187,15 @@ async def explain(connection: asyncpg.Connection, query: Query) -> list[str]:
     return plan
 
 
+async def a_work_item(connection: asyncpg.Connection) -> str:
+    """The id of a work item of the project's window (of one of its possible kinds:
+    the narrowed query matches the group whichever kind its rules give it)."""
+    sql, args = group_query(recurrence_filter(PROJECT, ""), 300)
+    row = await connection.fetchrow(sql, *args)
+    assert row is not None
+    return work_item_id(row["project_id"], row["recurrence_key"], next(iter(WorkItemKind)))
+
+
 def _commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
@@ -195,7 +209,7 @@ async def write_plans(run: Run) -> Part:
     connection = await connect(dsn)
     try:
         # Warm: the plans show a server that has served these queries before.
-        queries = await hot_queries(LARGE)
+        queries = await hot_queries(LARGE, await a_work_item(connection))
         for query in queries:
             if not query.write:
                 await connection.fetch(query.sql, *query.args)
