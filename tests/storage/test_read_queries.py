@@ -41,7 +41,6 @@ def test_the_coverage_query_groups_the_newest_matching_events_by_provider() -> N
 
 
 def test_the_work_item_queries_take_the_work_item_and_an_optional_project() -> None:
-    assert work_items.handoff_kinds_query(["wi-1", "wi-2"])[1] == [["wi-1", "wi-2"]]
     assert work_items.latest_dry_run_query("wi-1")[1] == ["wi-1"]
     (dry_runs, dry_args), (handoffs, handoff_args) = work_items.history_queries("wi-1", "")
     assert dry_args == handoff_args == ["wi-1"] and "$2" not in dry_runs + handoffs
