@@ -110,7 +110,7 @@ latest AS (
     ORDER BY project_id, recurrence_key, cursor DESC
 )
 SELECT /* fact columns */,
-       coalesce(g.runs, '[]'::jsonb) AS runs,
+       g.runs AS runs,
        /* handoffs column */ AS handoffs,
        now() AS as_of /* refs column */
 FROM totals t
@@ -272,9 +272,9 @@ _HANDOFFS, _AS_OF, _REFS = _RUNS + 1, _RUNS + 2, _RUNS + 3
 def _facts(row: asyncpg.Record) -> GroupFacts:
     values = list(row)
     refs = [SourceRef(**ref) for ref in values[_REFS]] if len(values) > _REFS else []
-    return GroupFacts._make(
-        (*values[:_RUNS], refs, [_linked_run(run) for run in values[_RUNS]])
-    )
+    # NULL runs for a group without any: no jsonb to decode for most groups.
+    runs = [_linked_run(run) for run in values[_RUNS]] if values[_RUNS] is not None else []
+    return GroupFacts._make((*values[:_RUNS], refs, runs))
 
 
 # The database clock, for a window with no group (the query returned no row).
