@@ -422,6 +422,15 @@ async def final_cursor(connection: asyncpg.Connection) -> tuple[int, bool]:
 
 
 _COVERAGE_REF_TOTALS = ref_total_aggregates()
+# What the totals read of each event: flags and counts, never a text or a
+# jsonb value (whether an envelope exists is all coverage needs of it).
+_COVERAGE_COLUMNS = ", ".join(
+    [
+        "provider", "is_duplicate", "has_redacted_content", "source_ref_count",
+        *(ref_flag(system) for system in REF_SYSTEMS),
+        "source_envelope IS NOT NULL AS has_source_envelope", "received_at",
+    ]
+)
 
 
 def coverage_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any]]:
@@ -433,7 +442,8 @@ def coverage_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any
     args.append(limit)
     sql = f"""
         WITH recent AS (
-            SELECT * FROM events WHERE {where} ORDER BY cursor DESC LIMIT ${len(args)}
+            SELECT {_COVERAGE_COLUMNS} FROM events WHERE {where}
+            ORDER BY cursor DESC LIMIT ${len(args)}
         )
         SELECT provider,
                count(*) AS total,
@@ -442,7 +452,7 @@ def coverage_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any
                coalesce(sum(source_ref_count), 0) AS source_ref_total,
                count(*) FILTER (WHERE source_ref_count = 0) AS missing_source_refs_total,
                {_COVERAGE_REF_TOTALS},
-               count(*) FILTER (WHERE source_envelope IS NOT NULL) AS source_envelope_total,
+               count(*) FILTER (WHERE has_source_envelope) AS source_envelope_total,
                max(received_at) AS latest_received_at
         FROM recent GROUP BY provider ORDER BY provider
         """

@@ -37,7 +37,7 @@ from uuid import UUID
 import asyncpg
 
 from server.domain.models import REF_SYSTEMS, EventFilter, RepairStatus, RunState, SourceRef
-from server.domain.recurrence import GroupFacts, LinkedRun, RecurrenceGroup
+from server.domain.recurrence import GroupFacts, LinkedRun, RecurrenceGroup, open_groups
 from server.domain.work_item_rules import WorkItemKind
 from server.storage.events import filter_clauses, ref_flag, ref_total, ref_total_aggregates
 
@@ -110,7 +110,9 @@ latest AS (
     ORDER BY project_id, recurrence_key, cursor DESC
 )
 SELECT /* fact columns */,
-       coalesce(g.runs, '[]'::jsonb) AS runs /* refs column */
+       g.runs AS runs,
+       /* handoffs column */ AS handoffs,
+       now() AS as_of /* refs column */
 FROM totals t
 JOIN latest l USING (project_id, recurrence_key)
 LEFT JOIN group_runs g USING (project_id, recurrence_key) /* refs join */
@@ -184,6 +186,19 @@ def _work_item_id_sql(project: str, key: str, kind: str) -> str:
     )
 
 
+def _handoffs(kinds_arg: str) -> str:
+    """Each group's recorded handoffs, as "<work_item_id> <handoff_kind>", for
+    the work item of any kind the group could yield (the caller keeps those
+    of the one it does yield): read in the same statement, so in the same
+    snapshot, as the counts that decide the work item."""
+    item_id = _work_item_id_sql("t.project_id", "t.recurrence_key", "kind")
+    return (
+        "ARRAY(SELECT h.work_item_id || ' ' || h.handoff_kind "
+        f"FROM unnest({kinds_arg}::text[]) AS kind "
+        f"JOIN work_item_handoffs h ON h.work_item_id = {item_id})"
+    )
+
+
 def _one_group(work_item_id_arg: str, kinds_arg: str) -> str:
     """`recent` narrowed to the group of the window whose work item, of any
     kind, would have that id (at most one: the ids are hashes)."""
@@ -210,7 +225,9 @@ def group_query(
 ) -> tuple[str, list[Any]]:
     """The statement and its arguments: the facts of each group over the
     newest `limit` matching events, by occurrence_total desc, then most
-    recent event first. GetDossierRecurrence runs it as it is; a work item
+    recent event first, with the handoffs of the work items it could yield
+    and the database clock: the whole read, in one snapshot, in one round
+    trip. GetDossierRecurrence runs it as it is; a work item
     call passes `work_item_id` (only the group that may yield it, of that
     same window), and a handoff `with_refs` (the group's distinct refs).
     Pure; the bench baseline (bench/baseline.py) runs exactly this SQL, and
@@ -222,15 +239,17 @@ def group_query(
         f"SELECT {_RECENT_COLUMNS} FROM events WHERE {where} "
         f"ORDER BY cursor DESC LIMIT ${len(args)}"
     )
+    args.append([kind.value for kind in WorkItemKind])
+    kinds = f"${len(args)}"
     if work_item_id is None:
         head = "WITH recent AS MATERIALIZED (\n    " + window + "\n),"
     else:
-        args.extend([work_item_id, [kind.value for kind in WorkItemKind]])
+        args.append(work_item_id)
         head = (
             "WITH considered AS MATERIALIZED (\n    " + window + "\n),"
-            + _one_group(f"${len(args) - 1}", f"${len(args)}")
+            + _one_group(f"${len(args)}", kinds)
         )
-    return head + _after_recent(with_refs), args
+    return head + _after_recent(with_refs).replace("/* handoffs column */", _handoffs(kinds)), args
 
 
 def _linked_run(value: dict[str, Any]) -> LinkedRun:
@@ -244,22 +263,21 @@ def _linked_run(value: dict[str, Any]) -> LinkedRun:
     )
 
 
+# A row: the GroupFacts columns, then runs, handoffs, as_of, and (only when
+# the query asked for them: with_refs) refs.
 _RUNS = len(_FACT_COLUMNS)
+_HANDOFFS, _AS_OF, _REFS = _RUNS + 1, _RUNS + 2, _RUNS + 3
 
 
 def _facts(row: asyncpg.Record) -> GroupFacts:
-    """The record's columns are GroupFacts' fields, in order, then its runs,
-    then (only when the query asked for them: with_refs) its refs."""
     values = list(row)
-    refs = [SourceRef(**ref) for ref in values[_RUNS + 1]] if len(values) > _RUNS + 1 else []
-    return GroupFacts._make(
-        (*values[:_RUNS], refs, [_linked_run(run) for run in values[_RUNS]])
-    )
+    refs = [SourceRef(**ref) for ref in values[_REFS]] if len(values) > _REFS else []
+    # NULL runs for a group without any: no jsonb to decode for most groups.
+    runs = [_linked_run(run) for run in values[_RUNS]] if values[_RUNS] is not None else []
+    return GroupFacts._make((*values[:_RUNS], refs, runs))
 
 
-# The database clock of the recurrence snapshot (the checks' "now"), read in
-# the same transaction as group_query and handoff_kinds_query; the bench
-# baseline (bench/baseline.py) runs it too.
+# The database clock, for a window with no group (the query returned no row).
 AS_OF_QUERY = "SELECT now()"
 
 
@@ -277,15 +295,38 @@ class RecurrenceWindow:
     groups: list[RecurrenceGroup]
 
 
-async def group_facts(
+def _handoff_kinds(
+    rows: list[asyncpg.Record], groups: list[RecurrenceGroup]
+) -> dict[str, set[str]]:
+    """The handoff kinds of each group's own work item (absent: none)."""
+    found: dict[str, set[str]] = {}
+    for row, group in zip(rows, groups, strict=True):
+        if group.work_item is None:
+            continue
+        own = group.work_item.work_item_id
+        for handoff in row[_HANDOFFS]:
+            item_id, _, kind = handoff.partition(" ")
+            if item_id == own:
+                found.setdefault(own, set()).add(kind)
+    return found
+
+
+async def read_window(
     connection: asyncpg.Connection,
     event_filter: EventFilter,
     limit: int,
     *,
     work_item_id: str | None = None,
     with_refs: bool = False,
-) -> list[GroupFacts]:
+) -> RecurrenceWindow:
     """Groups ordered by occurrence_total desc, then most recent event first
-    (only the one that may yield `work_item_id`, when given; see group_query)."""
+    (only the one that may yield `work_item_id`, when given; see group_query),
+    each built once, with the handoffs of their work items."""
     sql, args = group_query(event_filter, limit, work_item_id=work_item_id, with_refs=with_refs)
-    return [_facts(row) for row in await connection.fetch(sql, *args)]
+    rows = await connection.fetch(sql, *args)
+    facts = [_facts(row) for row in rows]
+    groups = open_groups(facts)
+    as_of = rows[0][_AS_OF] if rows else await connection.fetchval(AS_OF_QUERY)
+    return RecurrenceWindow(
+        facts=facts, handoff_kinds=_handoff_kinds(rows, groups), as_of=as_of, groups=groups
+    )

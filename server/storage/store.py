@@ -24,7 +24,6 @@ from server.domain.models import (
     SourceBody,
     StoredEvent,
 )
-from server.domain.recurrence import open_groups, work_item_ids
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
 from server.storage import events, recurrence, runs, work_items
 from server.storage.commit_signal import CommitSignal
@@ -134,21 +133,13 @@ class Store:
         work_item_id: str | None = None,
         with_refs: bool = False,
     ) -> recurrence.RecurrenceWindow:
-        """One read-only snapshot: group facts, then the handoffs of their work
-        items. With `work_item_id`, only the group of the window that may
-        yield it; `with_refs`: the groups' distinct refs too (a handoff's
-        evidence)."""
-        async with self.connection() as connection, connection.transaction(
-            isolation="repeatable_read", readonly=True
-        ):
-            facts = await recurrence.group_facts(
+        """Group facts and the handoffs of their work items, in one statement
+        (one snapshot). With `work_item_id`, only the group of the window
+        that may yield it; `with_refs`: the groups' distinct refs too (a
+        handoff's evidence)."""
+        async with self.connection() as connection:
+            return await recurrence.read_window(
                 connection, event_filter, limit, work_item_id=work_item_id, with_refs=with_refs
-            )
-            groups = open_groups(facts)
-            kinds = await work_items.handoff_kinds(connection, work_item_ids(groups))
-            as_of = await connection.fetchval(recurrence.AS_OF_QUERY)
-            return recurrence.RecurrenceWindow(
-                facts=facts, handoff_kinds=kinds, as_of=as_of, groups=groups
             )
 
     async def record_dry_run(self, **record: Any) -> DryRunRecord:

@@ -71,30 +71,6 @@ def _handoff(row: asyncpg.Record) -> HandoffRecord:
     )
 
 
-def handoff_kinds_query(work_item_ids: Sequence[str]) -> tuple[str, list[Any]]:
-    """The handoffs of these work items, read with the recurrence facts (in
-    the same snapshot) by GetDossierRecurrence and every work item call.
-    Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
-    return (
-        "SELECT work_item_id, handoff_kind FROM work_item_handoffs "
-        "WHERE work_item_id = ANY($1::text[])",
-        [list(work_item_ids)],
-    )
-
-
-async def handoff_kinds(
-    connection: asyncpg.Connection, work_item_ids: Sequence[str]
-) -> dict[str, set[str]]:
-    """The handoff kinds recorded for each of these work items (absent: none)."""
-    found: dict[str, set[str]] = {}
-    if not work_item_ids:
-        return found
-    sql, args = handoff_kinds_query(work_item_ids)
-    for row in await connection.fetch(sql, *args):
-        found.setdefault(row["work_item_id"], set()).add(row["handoff_kind"])
-    return found
-
-
 async def insert_dry_run(
     connection: asyncpg.Connection,
     *,

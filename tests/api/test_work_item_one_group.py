@@ -8,7 +8,7 @@ from awooop.channel_events.v1 import work_items_pb2
 
 from server.domain.models import SourceRef
 from server.domain.recurrence import recurrence_filter
-from tests.harness import Service
+from tests.harness import OPERATOR, Service
 from tests.history import ALPHA, build_history, recurrence
 
 
@@ -65,3 +65,32 @@ async def test_preview_of_each_work_item_answers_with_its_group_of_the_read_mode
         refs_check = next(c for c in response.checks if c.name == "source_refs_present")
         assert refs_check.passed == (group.source_ref_total > 0)
         assert str(group.source_ref_total) in refs_check.detail or not refs_check.passed
+
+
+async def test_a_handed_off_work_item_reads_as_handed_off_whole_or_alone(service: Service) -> None:
+    await build_history(service)
+    event_filter = recurrence_filter(ALPHA, "")
+    gate = next(g for g in (await service.store.recurrence_window(event_filter, 300)).groups
+                if g.facts.recurrence_key == "alertmanager:gate")
+    assert gate.work_item is not None
+    item_id = gate.work_item.work_item_id
+    request = {"work_item_id": item_id, "project_id": ALPHA}
+    await service.work_items.DryRunWorkItem(
+        work_items_pb2.DryRunWorkItemRequest(**request), metadata=OPERATOR
+    )
+    for kind in (work_items_pb2.HANDOFF_KIND_TICKET_PROPOSAL, work_items_pb2.HANDOFF_KIND_MANUAL_TAKEOVER):
+        await service.work_items.HandoffWorkItem(
+            work_items_pb2.HandoffWorkItemRequest(**request, handoff_kind=kind), metadata=OPERATOR
+        )
+
+    whole = await service.store.recurrence_window(event_filter, 300)
+    one = await service.store.recurrence_window(event_filter, 300, work_item_id=item_id)
+
+    assert whole.handoff_kinds == one.handoff_kinds == {
+        item_id: {"ticket_proposal", "manual_takeover"}
+    }
+    preview = await service.work_items.PreviewWorkItem(
+        work_items_pb2.PreviewWorkItemRequest(**request)
+    )
+    assert preview.work_item.status == work_items_pb2.WORK_ITEM_STATUS_HANDED_OFF
+    assert not next(c for c in preview.checks if c.name == "not_already_handed_off").passed

@@ -36,10 +36,11 @@ def test_a_work_item_query_narrows_the_same_window_to_one_group() -> None:
     whole, whole_args = group_query(event_filter, 300)
     one, one_args = group_query(event_filter, 300, work_item_id="wi-0123456789abcdef")
 
-    assert one_args == [*whole_args, "wi-0123456789abcdef", [k.value for k in WorkItemKind]]
+    assert whole_args == ["alpha", "heartbeat", 300, [k.value for k in WorkItemKind]]
+    assert one_args == [*whole_args, "wi-0123456789abcdef"]
     window = whole.split("\n")[1]
     assert window in one and "considered AS MATERIALIZED" in one
-    assert "FROM considered c" in one and "= $4" in one and "unnest($5::text[])" in one
+    assert "FROM considered c" in one and "= $5)" in one and "unnest($4::text[])" in one
 
 
 def test_only_a_handoffs_query_reads_the_refs() -> None:
@@ -52,9 +53,9 @@ def test_only_a_handoffs_query_reads_the_refs() -> None:
     assert "LEFT JOIN group_refs f USING (project_id, recurrence_key)" in with_refs
 
 
-def test_the_query_selects_the_facts_in_group_facts_order_then_runs() -> None:
+def test_the_query_selects_the_facts_in_group_facts_order_then_the_rest() -> None:
     assert GroupFacts._fields == (*_FACT_COLUMNS, "source_refs", "runs")
     sql, _ = group_query(EventFilter(), 100)
-    select = sql[sql.rindex("SELECT ") : sql.rindex("FROM totals")]
+    select = sql[sql.rindex("\nSELECT ") + 1 : sql.rindex("FROM totals")]
     names = [item.split(" AS ")[-1].split(".")[-1].strip() for item in select[7:].split(",\n")]
-    assert names == [*_FACT_COLUMNS, "runs"]
+    assert names == [*_FACT_COLUMNS, "runs", "handoffs", "as_of"]
