@@ -4,15 +4,15 @@ A minimal grpc.aio server (a process of its own, started and pinned like the
 service: bench/servers.py) serving the same read RPCs from the same generated
 stubs. Each runs the SAME statements as the service, taken from the
 service's own pure query builders (server/storage: recent_events_query,
-list_events_query, coverage_query, group_query, handoff_kinds_query, AS_OF_QUERY), on a pool
+list_events_query, coverage_query, group_query, AS_OF_QUERY), on a pool
 made the same way (server.storage.database.create_pool: same codecs, same
 size), and turns the rows straight into the response message: no
 validation, no auth, no domain objects, no page-token signing, no work-item
 rules. The read table's ratio is the service's QPS over this one's.
 
 Where the service's answer needs domain rules to pick its rows, the baseline
-keeps the SQL and skips the rule: GetDossierRecurrence looks up the handoffs
-of every group (the service: of the open groups' work items), and
+keeps the SQL and skips the rule: GetDossierRecurrence returns every group
+row as it is (the service: work items and statuses by its rules), and
 PreviewWorkItem answers with the row of the group the query narrowed to
 (the service: that group's work item, evaluated against its rules).
 
@@ -48,7 +48,6 @@ from server.domain.recurrence import recurrence_filter
 from server.storage.database import create_pool
 from server.storage.events import coverage_query, list_events_query, recent_events_query
 from server.storage.recurrence import AS_OF_QUERY, group_query
-from server.storage.work_items import handoff_kinds_query
 
 
 def _ts(value: datetime | None) -> timestamp_pb2.Timestamp | None:
@@ -197,19 +196,15 @@ class BaselineDossier(_Base, dossier_pb2_grpc.DossierServiceServicer):
 async def recurrence_rows(
     pool: asyncpg.Pool, project_id: str, provider: str, limit: int, work_item_id: str | None = None
 ) -> tuple[list[asyncpg.Record], datetime]:
-    """The service's three statements of a recurrence read, in the same
-    read-only snapshot: the groups (only the work item's, given one), their
-    handoffs, the clock."""
-    async with pool.acquire() as connection, connection.transaction(
-        isolation="repeatable_read", readonly=True
-    ):
+    """The service's statement of a recurrence read: the groups (only the work
+    item's, given one) with their handoffs and the clock, in one snapshot;
+    the clock alone when the window is empty, as the service reads it."""
+    async with pool.acquire() as connection:
         sql, args = group_query(
             recurrence_filter(project_id, provider), limit, work_item_id=work_item_id
         )
         rows = list(await connection.fetch(sql, *args))
-        sql, args = handoff_kinds_query([r["recurrence_key"] for r in rows])
-        await connection.fetch(sql, *args)
-        as_of = await connection.fetchval(AS_OF_QUERY)
+        as_of = rows[0]["as_of"] if rows else await connection.fetchval(AS_OF_QUERY)
     return rows, as_of
 
 
@@ -226,7 +221,7 @@ def _group(r: asyncpg.Record) -> dossier_pb2.RecurrenceGroup:
         latest_content_preview=r["latest_content_preview"], provider=r["provider"],
         alertname=r["alertname"], severity=r["severity"], namespace=r["namespace"],
         target_resource=r["target_resource"], fingerprint=r["fingerprint"],
-        incident_ids=sorted({run["incident_id"] for run in r["runs"] if run["incident_id"]}),
+        incident_ids=sorted({run["incident_id"] for run in r["runs"] or () if run["incident_id"]}),
         first_received_at=_ts(r["first_received_at"]),
         latest_received_at=_ts(r["latest_received_at"]),
     )

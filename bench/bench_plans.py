@@ -1,8 +1,7 @@
 """bench/PLANS.md: EXPLAIN (ANALYZE, BUFFERS) of the hot queries at 1,000,000 events.
 
 Each statement is the service's own: taken from its pure query builders
-(recent_events_query, list_events_query, coverage_query, group_query,
-handoff_kinds_query), or,
+(recent_events_query, list_events_query, coverage_query, group_query), or,
 for the functions that run their SQL themselves (the watch's events_after
 and final_cursor, the write insert_events), recorded by handing them a
 connection that keeps the statement instead of running it. Each is then
@@ -39,7 +38,6 @@ from server.storage import events
 from server.storage.database import connect
 from server.storage.events import coverage_query, list_events_query, recent_events_query
 from server.storage.recurrence import group_query
-from server.storage.work_items import handoff_kinds_query
 
 PLANS = Path(__file__).with_name("PLANS.md")
 PROJECT = "proj-1"
@@ -106,13 +104,11 @@ async def hot_queries(size: int, work_item: str) -> list[Query]:
               *list_events_query(EventFilter(provider_event_id="sentry:evt-25"), 21)),
         Query("GetDossierCoverage(project, 200)", "events.coverage_query",
               *coverage_query(project, 200)),
-        Query("GetDossierRecurrence(project, 300) and every work item call",
+        Query("GetDossierRecurrence(project, 300): groups, handoffs and clock in one statement",
               "recurrence.group_query", *group_query(window, 300)),
         Query("PreviewWorkItem(project, 300): the window narrowed to one group",
               "recurrence.group_query(work_item_id=...)",
               *group_query(window, 300, work_item_id=work_item)),
-        Query("Their handoffs (75 work items)", "work_items.handoff_kinds_query",
-              *handoff_kinds_query([f"wi-{i:016x}" for i in range(75)])),
         Query("WatchEvents: the hub's read of two projects (256 rows)", "events.events_after",
               *await recorded(events.events_after, EventFilter(), size - 5000, 256, size,
                               ["proj-1", "proj-2"])),

@@ -60,12 +60,13 @@ class ReadRow:
 
     @property
     def ratio(self) -> float:
-        return self.service.calls_per_s / self.baseline.calls_per_s
+        # NaN when the baseline answered nothing (its errors are in the table).
+        return self.service.calls_per_s / (self.baseline.calls_per_s or float("nan"))
 
     @property
     def uvloop_ratio(self) -> float:
         assert self.uvloop is not None
-        return self.uvloop.calls_per_s / self.baseline.calls_per_s
+        return self.uvloop.calls_per_s / (self.baseline.calls_per_s or float("nan"))
 
 
 def _cell(result: LoadResult) -> str:
