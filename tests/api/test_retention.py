@@ -228,3 +228,25 @@ async def test_writers_and_readers_do_not_wait_while_weeks_are_dropped(service: 
         during.append(await call())
     assert await dropping == 6
     assert max(during) <= max(3 * p99, 0.1), (max(during), p99, statistics.median(during))
+
+
+async def test_a_week_removed_while_a_stream_catches_up_through_it_ends_the_stream(
+    service: Service,
+) -> None:
+    """The horizon is checked after each catch-up read too: a stream that
+    was above it when it opened is told, not skipped ahead, when a removal
+    overtakes it (simulated: the horizon rises just before a catch-up read)."""
+    written = [await service.record(event_id=f"c-{i}") for i in range(5)]
+    store = service.app.watch._store
+    read = store.events_after
+
+    async def removal_overtakes(*args: object, **kwargs: object) -> list:  # type: ignore[type-arg]
+        if len(args) == 4:  # a stream's catch-up read (the hub's names its projects too)
+            async with store.connection() as connection:
+                await partitions.raise_horizon(connection, decode_cursor(written[-1].cursor))
+        return await read(*args, **kwargs)  # type: ignore[arg-type]
+
+    store.events_after = removal_overtakes  # type: ignore[method-assign]
+    watch = await Subscription(service.channel, after_cursor=written[0].cursor).open()
+    assert await watch.until_ended() == grpc.StatusCode.OUT_OF_RANGE
+    assert len(watch.received.events) < 4
