@@ -167,6 +167,18 @@ async def partitions_ahead(
     )
 
 
+def is_missing_partition(error: BaseException) -> bool:
+    """PostgreSQL refused a row: no partition of `events` holds its received_at."""
+    return isinstance(error, asyncpg.CheckViolationError) and "no partition of relation" in str(error)
+
+
+async def ensure_current(connection: asyncpg.Connection) -> list[Partition]:
+    """This week's and next week's partitions by the database's clock (the one
+    record_events() stamps received_at with), those missing."""
+    now: datetime = await connection.fetchval("SELECT now()")
+    return await partitions_ahead(connection, day_of(now), 7)
+
+
 def older_than(found: Sequence[Partition], cutoff: datetime) -> list[Partition]:
     """The partitions whose every row is older than `cutoff`."""
     return [p for p in found if p.ends <= cutoff]

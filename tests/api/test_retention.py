@@ -250,3 +250,13 @@ async def test_a_week_removed_while_a_stream_catches_up_through_it_ends_the_stre
     watch = await Subscription(service.channel, after_cursor=written[0].cursor).open()
     assert await watch.until_ended() == grpc.StatusCode.OUT_OF_RANGE
     assert len(watch.received.events) < 4
+
+
+async def test_a_write_never_fails_for_want_of_a_partition(service: Service) -> None:
+    """Should no pass have run for a week, a write makes its week itself."""
+    week = partitions.partition_of(datetime.now(UTC).date())
+    async with service.store.connection() as connection:
+        await connection.execute(f"ALTER TABLE events DETACH PARTITION {week.name}")
+        await connection.execute(f"DROP TABLE {week.name}")
+    recorded = await service.record(event_id="after-a-lost-week")
+    assert recorded.event_id in await _ids(service)
