@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^events_(\d{8})$")
 # Creating a week takes this transaction-level advisory lock: two creators of
-# the same day (two servers, a bench) take turns instead of colliding.
+# the same week (two servers, a bench) take turns instead of colliding.
 _CREATE_LOCK = 0x6576656E7473  # "events"
 
 # DDL waits at most this long for a lock, then gives way and tries again.
