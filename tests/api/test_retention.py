@@ -202,8 +202,9 @@ async def test_a_live_watch_across_a_drop_gets_every_event(service: Service) -> 
 
 
 async def test_writers_and_readers_do_not_wait_while_weeks_are_dropped(service: Service) -> None:
-    """No call fails, and none waits longer than 3 x its usual p99 (with a
-    floor: this machine's scheduling noise is milliseconds)."""
+    """No call fails, none waits for a lock the pass holds, and none takes
+    longer than 3 x its usual p99 (with a floor: on a shared machine the
+    scheduler alone costs tens of milliseconds now and then)."""
 
     async def call() -> float:
         start = time.perf_counter()
@@ -222,12 +223,31 @@ async def test_writers_and_readers_do_not_wait_while_weeks_are_dropped(service: 
             dropped += len((await _pass(service)).removed_partitions)
         return dropped
 
+    lock_waits: list[str] = []
+
+    async def watch_lock_waits() -> None:
+        # A call's statement waiting on a heavyweight lock is the pause the
+        # pass must never cause (the pass's own DDL may wait: it gives way).
+        async with service.store.connection() as connection:
+            while True:
+                lock_waits.extend(
+                    row["query"] for row in await connection.fetch(
+                        """SELECT query FROM pg_stat_activity
+                           WHERE datname = current_database() AND wait_event_type = 'Lock'
+                             AND query NOT ILIKE 'ALTER TABLE%' AND query NOT ILIKE '%DO $$%'""")
+                )
+                await asyncio.sleep(0.005)
+
     dropping = asyncio.create_task(drop_weeks())
+    watching = asyncio.create_task(watch_lock_waits())
     during = []
     while not dropping.done():
         during.append(await call())
+    watching.cancel()
+    await asyncio.gather(watching, return_exceptions=True)
     assert await dropping == 6
-    assert max(during) <= max(3 * p99, 0.1), (max(during), p99, statistics.median(during))
+    assert lock_waits == []
+    assert max(during) <= max(3 * p99, 0.2), (max(during), p99, statistics.median(during))
 
 
 async def test_a_week_removed_while_a_stream_catches_up_through_it_ends_the_stream(
