@@ -46,8 +46,8 @@ from server.domain.events import check_event_filter
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to, hub_scope
-from server.storage.database import CONNECTION_ERRORS
 from server.storage import partitions
+from server.storage.database import CONNECTION_ERRORS
 from server.storage.listener import CommitListener
 from server.storage.store import Store
 
