@@ -42,6 +42,7 @@ from server.observability.metrics import Metrics
 from server.operations.dossier import DossierOperations
 from server.operations.events import EventOperations
 from server.operations.reredaction import Reredaction
+from server.operations.retention import Retention
 from server.operations.watch import EventWatch, Rendering
 from server.operations.work_items import WorkItemOperations
 from server.readiness import Readiness
@@ -69,7 +70,8 @@ class App:
     http: HttpServer
     # The SSE stream's watch: the same operation, worded as SSE frames.
     sse_watch: SseEventWatch
-    # Work the server does on its own (the re-redaction pass), cancelled at stop.
+    # Work the server does on its own (the re-redaction and retention passes),
+    # cancelled at stop.
     background: set[asyncio.Task[Any]]
 
     @property
@@ -260,6 +262,16 @@ def create_app(
         # Rows stored under older redaction rules are redacted again, a small
         # batch at a time (server/operations/reredaction.py).
         task = asyncio.create_task(_reredact(store), name="reredaction")
+        background.add(task)
+        task.add_done_callback(background.discard)
+        # Partitions ahead, old weeks and history removed: now and then
+        # periodically (server/operations/retention.py).
+        retention = Retention(
+            store, settings.retention_days, settings.history_retention_days, metrics
+        )
+        task = asyncio.create_task(
+            retention.run_every(settings.retention_interval), name="retention"
+        )
         background.add(task)
         task.add_done_callback(background.discard)
 

@@ -121,3 +121,27 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=AliasChoices("AWOOOP_HEALTH_PROBE_INTERVAL", "health_probe_interval"),
     )
+    # Retention (SPEC section 9, README "Retention"). Events older than this
+    # many days are removed, a week at a time (their partition); 0 keeps them.
+    retention_days: int = Field(
+        default=90,
+        ge=0,
+        validation_alias=AliasChoices("AWOOOP_RETENTION_DAYS", "retention_days"),
+    )
+    # Runs and work-item history (dry-runs, handoffs): operator records, kept
+    # longer than the events they were about; 0 keeps them.
+    history_retention_days: int = Field(
+        default=365,
+        ge=0,
+        validation_alias=AliasChoices(
+            "AWOOOP_HISTORY_RETENTION_DAYS", "history_retention_days"
+        ),
+    )
+    # Seconds between two retention passes (one also runs at start). The pass
+    # creates the partitions ahead too, so more than a day is refused.
+    retention_interval: float = Field(
+        default=3600.0,
+        gt=0,
+        le=86400.0,
+        validation_alias=AliasChoices("AWOOOP_RETENTION_INTERVAL", "retention_interval"),
+    )

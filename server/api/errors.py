@@ -21,6 +21,7 @@ from server.domain.errors import (
     Internal,
     InvalidArgument,
     NotFound,
+    OutOfRange,
     PermissionDenied,
     Unauthenticated,
     Unavailable,
@@ -48,6 +49,8 @@ STATUS_BY_ERROR: dict[type[DomainError], Statuses] = {
     InvalidArgument: Statuses(grpc.StatusCode.INVALID_ARGUMENT, 422),
     NotFound: Statuses(grpc.StatusCode.NOT_FOUND, 404),
     FailedPrecondition: Statuses(grpc.StatusCode.FAILED_PRECONDITION, 409),
+    # Gone, as Kubernetes answers a watch resumed from a compacted version.
+    OutOfRange: Statuses(grpc.StatusCode.OUT_OF_RANGE, 410),
     Unauthenticated: Statuses(grpc.StatusCode.UNAUTHENTICATED, 401),
     PermissionDenied: Statuses(grpc.StatusCode.PERMISSION_DENIED, 403),
     Unavailable: Statuses(grpc.StatusCode.UNAVAILABLE, 503),

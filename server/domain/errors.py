@@ -47,6 +47,11 @@ class FailedPrecondition(DomainError):
     pass
 
 
+class OutOfRange(DomainError):
+    """A position the service can no longer serve (a watch resumed below the
+    compaction horizon: the events there were removed)."""
+
+
 class Unauthenticated(DomainError):
     pass
 

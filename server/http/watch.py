@@ -84,7 +84,8 @@ class WatchRoute:
                     Param("channel_type", description="Only this channel type."),
                     Param("provider_prefix", description="A prefix of provider_event_id."),
                     Param("after_cursor", description="Resume after this cursor "
-                          "(the Last-Event-ID header wins over it)."),
+                          "(the Last-Event-ID header wins over it). Below what retention "
+                          "removed: 410, reason CURSOR_COMPACTED, metadata oldest_cursor."),
                 ],
                 streaming=True,
             )

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 
 import asyncpg
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -149,6 +149,22 @@ class Metrics:
         self.db_errors = Counter(
             "channel_events_db_errors", "Database errors that reached a call, by SQLSTATE class.",
             ["sqlstate_class"], registry=r)
+        # The retention pass (server/operations/retention.py).
+        self.retention_removed = Counter(
+            "channel_events_retention_removed",
+            "Rows removed by retention, by kind (events, runs, dry_runs, handoffs, bodies).",
+            ["kind"], registry=r)
+        self.partitions_removed = Counter(
+            "channel_events_retention_partitions_removed",
+            "Week partitions of events dropped by retention.", registry=r)
+        self.partitions = Gauge(
+            "channel_events_event_partitions",
+            "Week partitions of events, those ahead included (as of the last pass).",
+            registry=r)
+        self.horizon_age = Gauge(
+            "channel_events_retention_horizon_age_seconds",
+            "Age of the oldest events kept: from the start of the oldest partition "
+            "(as of the last pass).", registry=r)
         self.live = _Live()
         r.register(self.live)
         self._kinds: set[str] = set()

@@ -22,6 +22,13 @@ no gap, is in server/domain/watch.py. How this module feeds it:
 - Idle streams get `progress` at their position every `progress_interval`.
 - A stream opens with a `progress` at its start position: the caller knows
   at once where it stands (and may resume from there).
+- A stream resumed below the compaction horizon (the highest cursor of any
+  event removed by retention: server/operations/retention.py) ends at once
+  with OUT_OF_RANGE, reason CURSOR_COMPACTED, metadata `oldest_cursor` (the
+  lowest cursor it may resume from): events it was owed are gone, and it
+  must re-read the dossier. A catch-up read checks the horizon again after
+  reading, so a week removed while a stream catches up through it is told,
+  not skipped. A live stream is far above any week old enough to go.
 """
 
 from __future__ import annotations
@@ -34,11 +41,12 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from server.domain.cursors import MalformedToken, decode_cursor, encode_cursor
-from server.domain.errors import DATABASE_UNAVAILABLE, Internal, Unavailable
+from server.domain.errors import DATABASE_UNAVAILABLE, Internal, OutOfRange, Unavailable
 from server.domain.events import check_event_filter
 from server.domain.models import EventFilter, StoredEvent
 from server.domain.validation import Violations
 from server.domain.watch import Batch, Entry, Subscriber, caught_up_to, hub_scope
+from server.storage import partitions
 from server.storage.database import CONNECTION_ERRORS
 from server.storage.listener import CommitListener
 from server.storage.store import Store
@@ -104,6 +112,18 @@ def _database_lost() -> Unavailable:
         "the database is unavailable; resume from your last cursor, here or on another server",
         DATABASE_UNAVAILABLE,
         {"retry_after_seconds": "1"},
+    )
+
+
+CURSOR_COMPACTED = "CURSOR_COMPACTED"
+
+
+def _compacted(horizon: int) -> OutOfRange:
+    return OutOfRange(
+        "events after this cursor were removed by retention; re-read the dossier, "
+        "then resume from oldest_cursor",
+        CURSOR_COMPACTED,
+        {"oldest_cursor": encode_cursor(horizon)},
     )
 
 
@@ -238,6 +258,8 @@ class EventWatch(Generic[T]):
             violations = Violations()
             violations.add("after_cursor", "is beyond the last recorded event")
             violations.raise_if_any()
+        if after is not None:
+            await self._check_horizon(after)
         start = newest if after is None else after
         stream: _Stream[T] = _Stream(
             Subscriber(event_filter, start, self._max_queued), self._clock()
@@ -286,11 +308,21 @@ class EventWatch(Generic[T]):
         finally:
             self._retire(stream)
 
+    async def _check_horizon(self, position: int) -> None:
+        """Raises CURSOR_COMPACTED when events above `position` may have been removed."""
+        async with self._store.connection() as connection:
+            horizon = await partitions.horizon(connection)
+        if position < horizon:
+            raise _compacted(horizon)
+
     async def _catch_up(self, subscriber: Subscriber[T | None]) -> list[StoredEvent]:
         subscriber.catch_ups += 1
         async with self._catch_up_reads:
             known = self._known  # read before the query's snapshot is taken
             rows = await self._read_after(subscriber.event_filter, subscriber.position, known)
+            # After the read: had a week been removed before it, the read
+            # would have gone past the missing events without a sign.
+            await self._check_horizon(subscriber.position)
         subscriber.position = caught_up_to(subscriber.position, known, rows, self._batch_size)
         return rows
 

@@ -6,9 +6,9 @@ a failure leaves nothing half-written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Collection, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import asyncpg
 
@@ -25,8 +25,10 @@ from server.domain.models import (
     StoredEvent,
 )
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
-from server.storage import events, recurrence, runs, work_items
+from server.storage import events, partitions, recurrence, runs, work_items
 from server.storage.commit_signal import CommitSignal
+
+R = TypeVar("R")
 
 
 class Store:
@@ -61,10 +63,27 @@ class Store:
         it leaves nothing, where a lone statement could commit after the
         client gave up."""
         try:
-            async with self.connection() as connection, connection.transaction():
-                return await events.insert_events(connection, new_events, body)
+            return await self._write_events(
+                lambda connection: events.insert_events(connection, new_events, body)
+            )
         finally:
             self.commit_signal.written()
+
+    async def _write_events(self, write: Callable[[asyncpg.Connection], Awaitable[R]]) -> R:
+        """`write` in a transaction of its own. A write never fails for want of
+        a partition: the retention pass creates them a week ahead, and should
+        no server have run it for that long, the write creates this week's
+        and tries once more (server/storage/partitions.py)."""
+        try:
+            async with self.connection() as connection, connection.transaction():
+                return await write(connection)
+        except asyncpg.CheckViolationError as error:
+            if not partitions.is_missing_partition(error):
+                raise
+        async with self.connection() as connection:
+            await partitions.ensure_current(connection)
+        async with self.connection() as connection, connection.transaction():
+            return await write(connection)
 
     async def record_run(self, run: RunInput) -> Run:
         async with self.connection() as connection, connection.transaction():
@@ -77,11 +96,13 @@ class Store:
         follow the events they link to, so this transaction stays open across
         the runs' round trips (holding the watchers' bound back that long,
         storage/events.py): fine for heartbeats, a few calls an hour."""
+        async def write(connection: asyncpg.Connection) -> tuple[list[Recorded], list[Run]]:
+            recorded = await events.insert_events(connection, new_events)
+            stored_runs = [await runs.upsert_run(connection, run) for run in new_runs]
+            return recorded, stored_runs
+
         try:
-            async with self.connection() as connection, connection.transaction():
-                recorded = await events.insert_events(connection, new_events)
-                stored_runs = [await runs.upsert_run(connection, run) for run in new_runs]
-                return recorded, stored_runs
+            return await self._write_events(write)
         finally:
             self.commit_signal.written()
 

@@ -79,3 +79,58 @@ async def test_a_failing_migration_leaves_no_trace(empty_database: str, tmp_path
         assert "9999_broken.sql" not in await applied_names(empty_database)
     finally:
         await connection.close()
+
+
+async def test_events_written_before_partitioning_keep_their_ids_cursors_and_links(
+    empty_database: str, tmp_path: Path
+) -> None:
+    """0006 moves every event of an existing database into its week's
+    partition: ids, cursors and received_at as they were, run links kept."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for path in migration_files():
+        if path.name < "0006":
+            shutil.copy(path, before)
+    connection = await asyncpg.connect(empty_database)
+    try:
+        await apply_migrations(connection, before)
+        await connection.execute(
+            """INSERT INTO events (id, cursor, project_id, channel_type, provider,
+                   provider_event_id, stage, recurrence_key, content_redacted, content_preview,
+                   has_redacted_content, redaction_version, content_sha256, content_length,
+                   is_duplicate, received_at)
+               SELECT gen_random_uuid(), g, 'alpha', 'alert', 'sentry', 'sentry:' || g, 'firing',
+                      'k', 'c', 'c', false, 'v1', 'h', 1, false,
+                      now() - (40 - g) * interval '1 day'
+               FROM generate_series(1, 40) AS g"""
+        )
+        await connection.execute(
+            """INSERT INTO runs (run_id, project_id, state, update_seq)
+               VALUES ('00000000-0000-0000-0000-000000000001', 'alpha', 'queued', 1)"""
+        )
+        await connection.execute(
+            """INSERT INTO run_events (run_id, event_id)
+               SELECT '00000000-0000-0000-0000-000000000001', id FROM events WHERE cursor = 1"""
+        )
+        rows_before = await connection.fetch(
+            "SELECT id, cursor, received_at FROM events ORDER BY cursor"
+        )
+
+        assert await apply_migrations(connection) == ["0006_events_partitioned_by_week.sql"]
+
+        assert await connection.fetchval(
+            "SELECT relkind::text FROM pg_class WHERE relname = 'events'"
+        ) == "p"
+        rows_after = await connection.fetch(
+            "SELECT id, cursor, received_at FROM events ORDER BY cursor"
+        )
+        assert rows_after == rows_before
+        weeks = await connection.fetchval(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass"
+        )
+        assert weeks >= 6  # 40 days of events, this week and the next
+        assert await connection.fetchval(
+            "SELECT count(*) FROM run_events JOIN events ON events.id = run_events.event_id"
+        ) == 1
+    finally:
+        await connection.close()

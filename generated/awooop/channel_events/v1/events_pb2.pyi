@@ -528,7 +528,10 @@ class ListRecentEventsRequest(_message.Message):
     limit: _builtins.int
     """1-100; 0 means 20."""
     page_token: _builtins.str
-    """From a previous response's next_page_token, with the same filters."""
+    """From a previous response's next_page_token, with the same filters. Still
+    valid once retention removed older events: the pages go on with the kept
+    events older than it, and end where the kept history ends.
+    """
     def __init__(
         self,
         *,
@@ -645,6 +648,8 @@ class WatchEventsRequest(_message.Message):
     after_cursor: _builtins.str
     """Empty starts at "now". A cursor from an event or a progress message
     replays every matching event after it, then goes live with no seam.
+    Below what retention removed: OUT_OF_RANGE, ErrorInfo reason
+    CURSOR_COMPACTED, metadata oldest_cursor (the lowest cursor to resume from).
     """
     def __init__(
         self,
