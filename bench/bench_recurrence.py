@@ -27,11 +27,13 @@ from __future__ import annotations
 import asyncio
 import statistics
 import time
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from awooop.channel_events.v1 import dossier_pb2
 
 from server.domain.recurrence import recurrence_filter
+from server.storage.partitions import ensure_partitions
 from server.storage.recurrence import group_query
 from tests.harness import PostgresForTests, Service, start_service, stop_service
 
@@ -93,6 +95,9 @@ async def write_history(dsn: str, events: int) -> None:
     connection = await asyncpg.connect(dsn)
     try:
         async with connection.transaction():
+            # The weeks the history reaches back to (events is partitioned, 0006).
+            now = datetime.now(UTC)
+            await ensure_partitions(connection, now - timedelta(seconds=events + 60), now)
             await connection.execute(_EVENTS, events, PROJECT)
             await connection.execute(_RUNS, events, PROJECT)
             await connection.execute(_LINKS, events)

@@ -25,8 +25,11 @@ adds it there. A million events load in about a minute on this machine.
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
+
+from server.storage.partitions import ensure_partitions
 
 PROJECTS = 20
 PROVIDERS = ("alertmanager", "sentry", "signoz")
@@ -123,6 +126,10 @@ async def write_history(dsn: str, events: int) -> float:
     try:
         # Bulk load: no need to wait for each chunk's WAL flush.
         await connection.execute("SET synchronous_commit = off")
+        # events is partitioned by week (migration 0006): the weeks the
+        # history reaches back to must exist before its rows arrive.
+        now = datetime.now(UTC)
+        await ensure_partitions(connection, now - timedelta(seconds=events + 60), now)
         for first in range(1, events + 1, CHUNK):
             await insert_events(connection, first, min(first + CHUNK - 1, events), events)
         async with connection.transaction():
