@@ -25,7 +25,6 @@ import os
 import signal
 import socket
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -368,20 +367,10 @@ def report(results: list[Figures]) -> list[str]:
 
 
 def main() -> None:
-    from server.storage.database import EmbeddedPostgres
+    from bench.cluster import cluster
 
-    with tempfile.TemporaryDirectory(prefix="bench-watch-") as tmp:
-        workdir = Path(tmp)
-        embedded: EmbeddedPostgres | None = None
-        admin_dsn = os.environ.get("DATABASE_URL")
-        if not admin_dsn:
-            embedded = EmbeddedPostgres(workdir / "pg", keep=False)
-            admin_dsn = embedded.dsn
-        try:
-            print("\n".join(report(asyncio.run(run_all(admin_dsn, workdir)))))
-        finally:
-            if embedded is not None:
-                embedded.stop()
+    with cluster() as postgres:
+        print("\n".join(report(asyncio.run(run_all(postgres.admin_dsn, postgres.workdir)))))
 
 
 if __name__ == "__main__":
