@@ -15,6 +15,7 @@ server/http/edge.py) and every log line (server/observability/logs.py).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -42,9 +43,7 @@ def redacted(value: M) -> M:
     but for the fields of NOT_REDACTED."""
     if isinstance(value, BaseModel):
         changes = {
-            name: _redacted_value(getattr(value, name))
-            for name in type(value).model_fields
-            if name not in NOT_REDACTED
+            name: _redacted_value(getattr(value, name)) for name in _redacted_fields(type(value))
         }
         return value.model_copy(update=changes)  # type: ignore[return-value]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -55,6 +54,12 @@ def redacted(value: M) -> M:
         }
         return dataclasses.replace(value, **changes)  # type: ignore[type-var]
     raise TypeError(f"not a model: {type(value).__name__}")
+
+
+@functools.cache
+def _redacted_fields(model: type[BaseModel]) -> tuple[str, ...]:
+    # Asked once a model: pydantic computes `model_fields` anew on every access.
+    return tuple(name for name in model.model_fields if name not in NOT_REDACTED)
 
 
 def _redacted_value(value: Any) -> Any:
