@@ -34,12 +34,9 @@ _QUIET = {"pgserver": logging.WARNING, "asyncpg": logging.WARNING, "uvicorn.erro
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-        "level": record.levelname.lower(),
-        "logger": record.name,
-        "msg": record.getMessage(),
-    }
+    # The time, level and logger name are the formatter's and the code's own:
+    # they pass as they are. Everything else passes the redactor.
+    fields: dict[str, Any] = {"msg": record.getMessage()}
     call = current_call()
     if call is not None:
         fields["request_id"] = call.request_id
@@ -52,15 +49,19 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
             fields[key] = value
     if record.exc_info:
         fields["error"] = logging.Formatter().formatException(record.exc_info)
-    return {key: _safe(value) for key, value in fields.items()}
+    return {
+        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+        "level": record.levelname.lower(),
+        "logger": record.name,
+        **{key: _safe(value) for key, value in fields.items()},
+    }
 
 
 def _safe(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact_text(value)
     if isinstance(value, bool | int | float) or value is None:
         return value
-    return redact_text(str(value))
+    # Most fields repeat from line to line: redact_text remembers short answers.
+    return redact_text(value if isinstance(value, str) else str(value))
 
 
 class JsonFormatter(logging.Formatter):
