@@ -26,6 +26,7 @@ from server.api.dossier import DossierService
 from server.api.events import EventService
 from server.api.guard import Guard
 from server.api.reflection import DocumentedReflectionServicer
+from server.api.registration import WrappingServer
 from server.api.watch import GRPC_RENDERING, GrpcEventWatch
 from server.api.work_items import WorkItemService
 from server.auth import Authenticator
@@ -198,14 +199,14 @@ def create_app(
 
     metrics = Metrics()
     server = grpc.aio.server(
-        # The observer outermost: it sees the status the guard decides.
-        interceptors=[
-            *(tracing.grpc_interceptors() if traced else []),
-            CallObserver(metrics),
-            Guard(authenticator, is_ready, settings.call_timeout, metrics),
-        ],
+        interceptors=tracing.grpc_interceptors() if traced else None,
         options=_SERVER_OPTIONS,
     )
+    observer = CallObserver(metrics)
+    guard = Guard(authenticator, is_ready, settings.call_timeout, metrics)
+    # Every handler wrapped once, the observer outermost: it sees the status
+    # the guard decides (server/api/registration.py).
+    wrapping = WrappingServer(server, lambda method, handler: observer.wrap(method, guard.wrap(method, handler)))
     events = EventOperations(store, settings, metrics)
     dossier = DossierOperations(store)
     work_items = WorkItemOperations(store)
@@ -214,16 +215,16 @@ def create_app(
     listener = CommitListener(store.dsn)
     watch = _watch(store, _timed(GRPC_RENDERING, metrics, "grpc"), settings, listener)
     sse_watch = _watch(store, _timed(SSE_RENDERING, metrics, "sse"), settings, listener)
-    events_pb2_grpc.add_EventServiceServicer_to_server(EventService(events, watch), server)
-    dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierService(dossier), server)
-    work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(work_items), server)
+    events_pb2_grpc.add_EventServiceServicer_to_server(EventService(events, watch), wrapping)
+    dossier_pb2_grpc.add_DossierServiceServicer_to_server(DossierService(dossier), wrapping)
+    work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(WorkItemService(work_items), wrapping)
     health = health_aio.HealthServicer()
-    health_pb2_grpc.add_HealthServicer_to_server(health, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health, wrapping)
     reflection_pb2_grpc.add_ServerReflectionServicer_to_server(
         DocumentedReflectionServicer(
             (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME)
         ),
-        server,
+        wrapping,
     )
     address = listen or settings.listen
     try:

@@ -1,4 +1,4 @@
-"""The interceptor every RPC of ours passes through: auth first, then errors.
+"""The layer every RPC of ours passes through: auth first, then errors.
 
 It authenticates the caller for the role the RPC needs (one table below; a
 method missing there is refused), checks the rules every request obeys
@@ -8,6 +8,9 @@ brings no deadline, makes the caller available to the servicer through
 `current_principal()`, and turns every exception into a status through
 server/api/errors.py: domain errors by their table, an unreachable database
 into UNAVAILABLE, anything else into a bare INTERNAL.
+
+It wraps each of our method handlers once, when registered
+(server/api/registration.py), inside the call observer.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from server.domain.errors import (
 )
 from server.domain.heartbeat import DEFAULT_PROJECT
 from server.domain.validation import MAX_VIOLATIONS
-from server.observability.context import note_caller
+from server.observability.context import REQUEST_ID_HEADER, current_request_id, note_caller
 from server.observability.metrics import Metrics
 from server.readiness import RETRY_AFTER_SECONDS
 
@@ -106,7 +109,11 @@ async def _abort(
     error_status = to_error_status(safe)
     metrics.call_failed("grpc", method, reason_of(safe), error)
     status = rpc_status.to_status(error_status.to_rpc_status())
-    await context.abort(status.code, status.details, status.trailing_metadata)
+    # abort's trailing metadata replaces what the call observer set: the
+    # request id is sent again beside the error's details.
+    request_id = current_request_id()
+    trailing = (*status.trailing_metadata, *(((REQUEST_ID_HEADER, request_id),) if request_id else ()))
+    await context.abort(status.code, status.details, trailing)
 
 
 def _check_wire_rules(request: Any) -> None:
@@ -123,7 +130,7 @@ def _check_wire_rules(request: Any) -> None:
         raise InvalidArgument(bad)
 
 
-class Guard(grpc.aio.ServerInterceptor):
+class Guard:
     def __init__(
         self,
         authenticator: Authenticator,
@@ -154,15 +161,11 @@ class Guard(grpc.aio.ServerInterceptor):
             raise not_ready(RETRY_AFTER_SECONDS)
         _principal.set(principal)
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or not method.startswith(_PACKAGE):
-            return handler  # health, reflection: open to all
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` of `method`, guarded; a method not of our package
+        (health, reflection) is open to all and returned as it is."""
+        if not method.startswith(_PACKAGE):
+            return handler
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._guard_unary(method, handler.unary_unary),

@@ -1,11 +1,18 @@
-"""The outermost gRPC interceptor: a request id, metrics and one log line per call.
+"""The outermost layer of every gRPC call: a request id, metrics and one log line.
 
-It runs around everything else (the guard, server/api/guard.py, decides the
+It wraps everything else (the guard, server/api/guard.py, decides the
 status; this one only records it), for every method served, health included.
-The caller's `x-request-id` metadata is kept when valid, else one is made; it
-is sent back at once as initial metadata `x-request-id`, is on every log
-line of the call, and in the ErrorInfo metadata of an error
-(server/api/errors.py reads it from the call's context).
+The caller's `x-request-id` metadata is kept when valid, else one is made;
+it is on every log line of the call and in the ErrorInfo metadata of an
+error (server/api/errors.py reads it from the call's context), and comes
+back to the caller: in the trailing metadata of a unary call (it travels
+with the status, costing no message of its own), and at once, as initial
+metadata, on a stream (which may run for hours before its first event).
+
+Handlers are wrapped once, when they are registered (server/api/registration.py),
+not by a grpc interceptor: an interceptor runs its chain again on every call
+(two awaits and a new handler object each), a fixed cost that weighed most
+on the smallest reads (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -23,8 +30,8 @@ from server.observability.logs import log_call
 from server.observability.metrics import Metrics
 
 
-def _header(details: grpc.HandlerCallDetails, name: str) -> str | None:
-    for key, value in details.invocation_metadata or ():  # type: ignore[attr-defined]
+def _header(context: grpc.aio.ServicerContext, name: str) -> str | None:
+    for key, value in context.invocation_metadata() or ():
         if key == name:
             return value if isinstance(value, str) else None
     return None
@@ -35,74 +42,88 @@ def _code(context: grpc.aio.ServicerContext) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else "UNKNOWN"
 
 
-async def _begin(context: grpc.aio.ServicerContext, given: str | None) -> str:
-    """Starts a call: its request id (the caller's, or a new one), sent back at
-    once; returns the peer, read now: a finished call's context must not be
-    touched (grpc crashes on peer() of a stream the client has cancelled)."""
-    request_id = request_id_from(given)
+def _begin(context: grpc.aio.ServicerContext) -> tuple[str, str]:
+    """Starts a call: its request id (the caller's, or a new one) and its
+    peer, read now: a finished call's context must not be touched (grpc
+    crashes on peer() of a stream the client has cancelled)."""
+    request_id = request_id_from(_header(context, REQUEST_ID_HEADER))
     begin_call(request_id)
-    peer: str = context.peer()
-    await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
-    return peer
+    return request_id, context.peer()
 
 
-class _Observation:
-    """One call being observed: its labels and its clock."""
+class _MethodMetrics:
+    """One method's series, looked up once (a labels() lookup per use costs
+    a lock and a dictionary probe)."""
 
     def __init__(self, metrics: Metrics, method: str, grpc_type: str) -> None:
         service, _, name = method.lstrip("/").rpartition("/")
-        self.metrics = metrics
+        labels = (grpc_type, service, name)
+        self.started = metrics.grpc_started.labels(*labels)
+        self.received = metrics.grpc_received.labels(*labels)
+        self.sent = metrics.grpc_sent.labels(*labels)
+        self.seconds = metrics.grpc_seconds.labels(*labels)
+        self._handled = metrics.grpc_handled
+        self._labels = labels
+        self._handled_by_code: dict[str, Any] = {}
+
+    def handled(self, code: str) -> Any:
+        child = self._handled_by_code.get(code)
+        if child is None:
+            child = self._handled_by_code[code] = self._handled.labels(*self._labels, code)
+        return child
+
+
+class _Observation:
+    """One call being observed: its method's series and its clock."""
+
+    def __init__(self, series: _MethodMetrics, method: str) -> None:
+        self.series = series
         self.method = method
-        self.labels = (grpc_type, service, name)
         self.started = time.perf_counter()
-        metrics.grpc_started.labels(*self.labels).inc()
-        metrics.grpc_received.labels(*self.labels).inc()
+        series.started.inc()
+        series.received.inc()
 
     def sent(self) -> None:
-        self.metrics.grpc_sent.labels(*self.labels).inc()
+        self.series.sent.inc()
 
     def finish(self, code: str, peer: str) -> None:
         took = time.perf_counter() - self.started
-        self.metrics.grpc_handled.labels(*self.labels, code).inc()
-        self.metrics.grpc_seconds.labels(*self.labels).observe(took)
+        self.series.handled(code).inc()
+        self.series.seconds.observe(took)
         level = logging.ERROR if code in ("INTERNAL", "UNKNOWN") else logging.INFO
         log_call(kind="grpc", method=self.method, status=code, duration=took, peer=peer, level=level)
 
 
-class CallObserver(grpc.aio.ServerInterceptor):
+class CallObserver:
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
-    async def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
-        details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
-        handler = await continuation(details)
-        if handler is None:
-            return handler
-        method: str = details.method  # type: ignore[attr-defined]
-        given = _header(details, REQUEST_ID_HEADER)
+    def wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        """`handler` of `method`, observed."""
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, given, handler.unary_unary),
+                self._unary(method, handler.unary_unary),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
-                self._stream(method, given, handler.unary_stream),
+                self._stream(method, handler.unary_stream),
                 request_deserializer=handler.request_deserializer,
                 response_serializer=handler.response_serializer,
             )
         return handler  # reflection's bidirectional stream: a debugging tool, not observed
 
     def _unary(
-        self, method: str, given: str | None, behavior: Callable[..., Awaitable[Any]]
+        self, method: str, behavior: Callable[..., Awaitable[Any]]
     ) -> Callable[..., Awaitable[Any]]:
+        series = _MethodMetrics(self._metrics, method, "unary")
+
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            peer = await _begin(context, given)
-            observation = _Observation(self._metrics, method, "unary")
+            request_id, peer = _begin(context)
+            # The guard's abort keeps it (server/api/guard.py).
+            context.set_trailing_metadata(((REQUEST_ID_HEADER, request_id),))
+            observation = _Observation(series, method)
             code = "OK"
             try:
                 response = await behavior(request, context)
@@ -123,11 +144,14 @@ class CallObserver(grpc.aio.ServerInterceptor):
         return observed
 
     def _stream(
-        self, method: str, given: str | None, behavior: Callable[..., AsyncIterator[Any]]
+        self, method: str, behavior: Callable[..., AsyncIterator[Any]]
     ) -> Callable[..., AsyncIterator[Any]]:
+        series = _MethodMetrics(self._metrics, method, "server_stream")
+
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
-            peer = await _begin(context, given)
-            observation = _Observation(self._metrics, method, "server_stream")
+            request_id, peer = _begin(context)
+            await context.send_initial_metadata(((REQUEST_ID_HEADER, request_id),))
+            observation = _Observation(series, method)
             code = "OK"
             try:
                 async for response in behavior(request, context):

@@ -4,6 +4,7 @@ and the request id, given or made, returned and in an error's ErrorInfo."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import grpc
@@ -120,13 +121,14 @@ async def test_a_request_id_is_taken_or_made_returned_and_in_error_details(servi
         metadata=(*INGEST, ("x-request-id", "req-123")),
     )
     await call
-    assert dict(await call.initial_metadata())["x-request-id"] == "req-123"
+    # A unary call's id comes back with its status (trailing metadata).
+    assert dict(await call.trailing_metadata())["x-request-id"] == "req-123"
     made = service.events.RecordAlertEvent(
         events_pb2.RecordAlertEventRequest(project_id="alpha", provider="alertmanager", event_id="r2"),
         metadata=(*INGEST, ("x-request-id", "bad id with spaces")),
     )
     await made
-    made_id = dict(await made.initial_metadata())["x-request-id"]
+    made_id = dict(await made.trailing_metadata())["x-request-id"]
     assert made_id != "bad id with spaces" and len(made_id) == 32
     with pytest.raises(grpc.aio.AioRpcError) as raised:
         await service.events.RecordAlertEvent(
@@ -139,6 +141,16 @@ async def test_a_request_id_is_taken_or_made_returned_and_in_error_details(servi
     info = error_details_pb2.ErrorInfo()
     infos[0].Unpack(info)
     assert info.metadata["request_id"] == "req-456"
+    assert dict(raised.value.trailing_metadata())["x-request-id"] == "req-456"
+    # A stream's id comes at once, before its first event.
+    stream = service.events.WatchEvents(
+        events_pb2.WatchEventsRequest(project_id="alpha"),
+        metadata=(*bearer("all"), ("x-request-id", "req-789")),
+    )
+    try:
+        assert dict(await asyncio.wait_for(stream.initial_metadata(), 5))["x-request-id"] == "req-789"
+    finally:
+        stream.cancel()
     async with httpx.AsyncClient(base_url=service.http_url, timeout=10) as client:
         ok = await client.get("/events/recent", headers={"x-request-id": "http-1"})
         assert ok.headers["x-request-id"] == "http-1"
