@@ -81,7 +81,9 @@ class Retention:
 
     async def run(self) -> RetentionPass:
         """One pass, if no other server is running one."""
-        async with self._store.connection() as connection:
+        # A connection of its own: the pass holds a session lock, and sleeps
+        # between batches, neither of which a pooled connection may.
+        async with self._store.session() as connection:
             if not await sql.try_pass_lock(connection):
                 return RetentionPass(ran=False)
             try:

@@ -74,6 +74,19 @@ async def _init_connection(connection: asyncpg.Connection) -> None:
     )
 
 
+async def _keep_as_is(connection: asyncpg.Connection) -> None:
+    """A pooled connection's reset on release: nothing.
+
+    asyncpg's default runs `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *;
+    RESET ALL` on every release, a round trip of its own: one of the two of
+    a read call. Pooled connections never carry session state (a session
+    advisory lock, a SET, a LISTEN): what needs it takes a connection of its
+    own (Store.session(), the commit listener, migrations), and everything
+    else uses SET LOCAL and transaction-scoped locks. asyncpg still rolls back
+    a transaction left open before calling this
+    (tests/storage/test_pool.py)."""
+
+
 # Opening a connection gives up after this many seconds (asyncpg waits 60).
 CONNECT_TIMEOUT = 5.0
 
@@ -90,6 +103,7 @@ async def create_pool(
         min_size=0,
         max_size=max_size,
         init=_init_connection,
+        reset=_keep_as_is,
         timeout=CONNECT_TIMEOUT,
         command_timeout=statement_timeout + 1,
         server_settings={"statement_timeout": str(int(statement_timeout * 1000))},

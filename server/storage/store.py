@@ -25,7 +25,7 @@ from server.domain.models import (
     StoredEvent,
 )
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
-from server.storage import events, partitions, recurrence, runs, work_items
+from server.storage import database, events, partitions, recurrence, runs, work_items
 from server.storage.commit_signal import CommitSignal
 
 R = TypeVar("R")
@@ -52,6 +52,20 @@ class Store:
             yield cast(asyncpg.Connection, proxy)
         finally:
             await self.pool.release(proxy)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[asyncpg.Connection]:
+        """A connection of its own, closed after: for work that keeps session
+        state (a session advisory lock, a SET), which a pooled connection must
+        never carry, since the pool does not reset it (database.py)."""
+        try:
+            connection = await database.connect(self.dsn, timeout=database.CONNECT_TIMEOUT)
+        except Exception as error:
+            raise database_unavailable() from error
+        try:
+            yield connection
+        finally:
+            await connection.close()
 
     async def record_events(
         self, new_events: Sequence[NewEvent], body: SourceBody | None = None
