@@ -9,6 +9,8 @@ import re
 import uuid
 from dataclasses import dataclass
 
+from server.domain.redaction import redact_text
+
 REQUEST_ID_HEADER = "x-request-id"
 
 # A caller's id is kept when it is a short token of safe characters (it goes
@@ -19,6 +21,10 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:/+=-]{1,128}")
 @dataclass
 class CallInfo:
     request_id: str
+    # The request id as log lines show it: ours as it is, a caller's after
+    # the redactor (a token sent as a request id must not reach a log). Done
+    # once a call: ours are new every call, and redaction would find nothing.
+    logged_request_id: str = ""
     # Filled in as the call learns them (after authentication, from the request).
     operator_id: str = ""
     project_id: str = ""
@@ -27,15 +33,14 @@ class CallInfo:
 _call: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar("call", default=None)
 
 
-def request_id_from(given: str | None) -> str:
-    """The caller's request id when it is a valid one, else a new one."""
+def begin_call(given: str | None) -> CallInfo:
+    """Starts a call: its request id is the caller's when it is a valid one,
+    else a new one."""
     if given and _VALID_REQUEST_ID.fullmatch(given):
-        return given
-    return uuid.uuid4().hex
-
-
-def begin_call(request_id: str) -> CallInfo:
-    info = CallInfo(request_id=request_id)
+        info = CallInfo(request_id=given, logged_request_id=redact_text(given))
+    else:
+        made = uuid.uuid4().hex
+        info = CallInfo(request_id=made, logged_request_id=made)
     _call.set(info)
     return info
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import grpc
 
-from server.observability.context import REQUEST_ID_HEADER, begin_call, request_id_from
+from server.observability.context import REQUEST_ID_HEADER, begin_call
 from server.observability.logs import log_call
 from server.observability.metrics import Metrics
 
@@ -46,9 +46,7 @@ def _begin(context: grpc.aio.ServicerContext) -> tuple[str, str]:
     """Starts a call: its request id (the caller's, or a new one) and its
     peer, read now: a finished call's context must not be touched (grpc
     crashes on peer() of a stream the client has cancelled)."""
-    request_id = request_id_from(_header(context, REQUEST_ID_HEADER))
-    begin_call(request_id)
-    return request_id, context.peer()
+    return begin_call(_header(context, REQUEST_ID_HEADER)).request_id, context.peer()
 
 
 class _MethodMetrics:

@@ -16,7 +16,7 @@ import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from server.observability.context import REQUEST_ID_HEADER, begin_call, request_id_from
+from server.observability.context import REQUEST_ID_HEADER, begin_call
 from server.observability.logs import log_call
 from server.observability.metrics import Metrics
 
@@ -42,8 +42,7 @@ class CallObserverMiddleware:
             return
         headers = dict(scope.get("headers") or [])
         given = headers.get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1") or None
-        request_id = request_id_from(given)
-        begin_call(request_id)
+        request_id = begin_call(given).request_id
         started = time.perf_counter()
         status = 500
 

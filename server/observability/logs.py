@@ -34,12 +34,12 @@ _QUIET = {"pgserver": logging.WARNING, "asyncpg": logging.WARNING, "uvicorn.erro
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
-    # The time, level and logger name are the formatter's and the code's own:
+    # The time, level and logger name are the formatter's and the code's
+    # own, and the request id was redacted when the call began (context.py):
     # they pass as they are. Everything else passes the redactor.
     fields: dict[str, Any] = {"msg": record.getMessage()}
     call = current_call()
     if call is not None:
-        fields["request_id"] = call.request_id
         if call.operator_id:
             fields["operator_id"] = call.operator_id
         if call.project_id:
@@ -53,6 +53,7 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
         "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
         "level": record.levelname.lower(),
         "logger": record.name,
+        **({"request_id": call.logged_request_id} if call is not None else {}),
         **{key: _safe(value) for key, value in fields.items()},
     }
 
@@ -90,6 +91,13 @@ def configure_logging(log_format: str, level: str) -> None:
         log_format = "console" if sys.stdout.isatty() else "json"
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(JsonFormatter() if log_format == "json" else ConsoleFormatter())
+    # Neither format shows where a line was logged from, or which thread or
+    # process wrote it: the logging HOWTO's "Optimization" settings spare
+    # every record that work (a stack walk, getpid, the thread's name).
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     for existing in list(root.handlers):
         root.removeHandler(existing)

@@ -221,6 +221,11 @@ async def test_every_output_line_is_json_with_the_call_fields_and_no_secret(
                     record_request("refused"),
                     metadata=(("authorization", f"Bearer {wrong_token}"), ("x-request-id", "req-log-2")),
                 )
+            # A token sent as a request id: a valid id, kept for the caller, not logged.
+            await stub.RecordAlertEvent(
+                record_request("token-as-id"),
+                metadata=(("authorization", f"Bearer {TOKEN}"), ("x-request-id", SECRET_IN_LABEL)),
+            )
         async with httpx.AsyncClient(timeout=10) as client:
             await client.get(f"http://127.0.0.1:{http_port}/events/recent",
                              headers={"x-request-id": "req-log-3"})
