@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from server.domain.errors import PermissionDenied, Unauthenticated
 
@@ -43,7 +43,10 @@ class KeyFile(BaseModel):
 
 
 class Principal(BaseModel):
-    """Who is calling. `auth_method` is "bearer", or "anonymous" for open reads."""
+    """Who is calling. `auth_method` is "bearer", or "anonymous" for open reads.
+    Frozen: one is shared by every call of its key."""
+
+    model_config = ConfigDict(frozen=True)
 
     operator_id: str
     auth_method: str
@@ -74,11 +77,26 @@ class Authenticator:
     def __init__(self, keys: Sequence[ApiKey], require_read_auth: bool) -> None:
         self._keys = list(keys)
         self._require_read_auth = require_read_auth
+        # By id(key): the keys live as long as this authenticator.
+        self._principals: dict[tuple[int, str], Principal] = {}
 
     @classmethod
     def from_file(cls, path: Path, require_read_auth: bool) -> Authenticator:
         key_file = KeyFile.model_validate_json(path.read_text())
         return cls(key_file.keys, require_read_auth)
+
+    def _principal_of(self, key: ApiKey, scheme: str) -> Principal:
+        """One (frozen) Principal per key and scheme, made on first use: a
+        model validated on every call cost a few microseconds each."""
+        principal = self._principals.get((id(key), scheme))
+        if principal is None:
+            principal = self._principals[(id(key), scheme)] = Principal(
+                operator_id=key.operator_id,
+                auth_method=scheme,
+                roles=frozenset(key.roles),
+                projects=frozenset(key.projects),
+            )
+        return principal
 
     def _match(self, token: str) -> ApiKey | None:
         presented = hash_token(token).encode()
@@ -114,12 +132,7 @@ class Authenticator:
         key = self._match(token)
         if key is None:
             raise Unauthenticated("unknown token", "TOKEN_UNKNOWN")
-        principal = Principal(
-            operator_id=key.operator_id,
-            auth_method=scheme,
-            roles=frozenset(key.roles),
-            projects=frozenset(key.projects),
-        )
+        principal = self._principal_of(key, scheme)
         if role is not Role.READER and role not in principal.roles:
             raise PermissionDenied(f"this key lacks the role {role.value}", "ROLE_MISSING")
         return principal
