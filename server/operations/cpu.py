@@ -15,6 +15,7 @@ burst of big bodies take turns with the loop more often.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +24,17 @@ from typing import ParamSpec, TypeVar
 # Requests whose encoded size is below this are worked on the loop.
 OFFLOAD_BYTES = 64 * 1024
 
-_POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="request-cpu")
+# Set on the pool's threads only: see `yielding`.
+_worker = threading.local()
+
+
+def _mark_worker() -> None:
+    _worker.active = True
+
+
+_POOL = ThreadPoolExecutor(
+    max_workers=2, thread_name_prefix="request-cpu", initializer=_mark_worker
+)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -44,6 +55,12 @@ def yielding(value: T) -> T:
     time, and the event loop and gRPC's poller each need it several times per
     call they serve: a loop over a thousand alerts delayed a health check by
     160 ms. Offered after each item, the lock goes to a waiting thread at once.
+
+    Only on a worker thread: a small request's work runs on the loop itself,
+    where offering the lock only hands it to gRPC's poller and waits to get
+    it back (py-spy: 22% of a server's samples under IngestProviderPayload
+    of 20 alerts, one call in flight).
     """
-    time.sleep(0)
+    if getattr(_worker, "active", False):
+        time.sleep(0)
     return value
