@@ -1,9 +1,11 @@
 """What week partitions cost the read RPCs: events partitioned (migration
 0006) over the same history in one plain table (issue 13: within 1.3 ×).
 
-Two databases on the same PostgreSQL, each with the same realistic history
-(bench/history.py) of HISTORY events spread over SPAN of received_at, the
-retention's whole 90 days by default, so about 14 week partitions:
+Two databases on the same PostgreSQL, each loaded with the same realistic
+history (bench/history.py: the same rows but for their random ids, and
+received_at a load's time apart) of HISTORY events spread over SPAN of
+received_at, the retention's whole 90 days by default, so 14 weeks hold
+events (15 partitions with the one made ahead):
 
 - "partitioned": as migrated, `events` partitioned by week;
 - "plain": `events` replaced, before the load, by a plain table with the same
@@ -261,6 +263,15 @@ def partitions_part(figures: Figures) -> Part:
             line += (f" {fmt(r.before_partitioned.p50_ms)} | {fmt(r.before_plain.p50_ms)} | "
                      f"{r.before_ratio:.2f} |")
         part.lines.append(line)
+    errors = [f"{r.name}: {name} {result.errors} errors ({result.first_error})"
+              for r in figures.rows
+              for name, result in (("partitioned", r.partitioned), ("plain", r.plain),
+                                   ("before partitioned", r.before_partitioned),
+                                   ("before plain", r.before_plain))
+              if result is not None and result.errors]
+    if errors:
+        part.lines += ["", "Calls that failed (a cell without a latency shows –):", "",
+                       *(f"- {line}" for line in errors)]
     part.lines += [
         "",
         f"Both histories loaded in {dbs.load_seconds:.0f} s (bench/history.py, "
