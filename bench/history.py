@@ -38,7 +38,7 @@ PROVIDERS = ("alertmanager", "sentry", "signoz")
 CHUNK = 250_000
 
 # $1, $2: the first and last cursor; $3: the history's size (ages);
-# $4: PROJECTS; $5: PROVIDERS.
+# $4: PROJECTS; $5: PROVIDERS; $6: the time between two events (received_at).
 _INSERT_EVENTS = """
 INSERT INTO events (
     id, cursor, project_id, channel_type, provider, provider_event_id, stage,
@@ -59,7 +59,7 @@ SELECT gen_random_uuid(), g, s.project, 'alert', s.provider,
        jsonb_build_object('labels', jsonb_build_object(
            'alertname', 'Alert' || s.fp, 'pod', 'pod-' || (g % 50), 'namespace', 'ns-' || (g % 7)),
            'annotations', jsonb_build_object('summary', s.text)),
-       s.dup, now() - ($3 - g) * interval '1 second'
+       s.dup, now() - ($3 - g) * $6::interval
 FROM generate_series($1::bigint, $2::bigint) AS g
 CROSS JOIN LATERAL (
     SELECT 'proj-' || (g % $4) AS project,
@@ -114,24 +114,45 @@ INSERT INTO run_events (run_id, event_id) SELECT run_id, event_id FROM bench_lin
 """
 
 
-async def insert_events(connection: asyncpg.Connection, first: int, last: int, total: int) -> None:
-    """Writes the history's events with cursors first..last (of `total`)."""
-    await connection.execute(_INSERT_EVENTS, first, last, total, PROJECTS, list(PROVIDERS))
+# The default time between two events of a history: a million events span
+# 11.6 days (4 week partitions).
+STEP = timedelta(seconds=1)
 
 
-async def write_history(dsn: str, events: int) -> float:
-    """Writes the history into a migrated, empty database; returns the seconds it took."""
+async def insert_events(
+    connection: asyncpg.Connection, first: int, last: int, total: int, step: timedelta = STEP
+) -> None:
+    """Writes the history's events with cursors first..last (of `total`),
+    `step` apart in received_at, the last one now."""
+    await connection.execute(
+        _INSERT_EVENTS, first, last, total, PROJECTS, list(PROVIDERS), step
+    )
+
+
+async def _partitioned(connection: asyncpg.Connection) -> bool:
+    return bool(await connection.fetchval(
+        "SELECT relkind = 'p' FROM pg_class WHERE oid = 'events'::regclass"))
+
+
+async def write_history(dsn: str, events: int, span: timedelta | None = None) -> float:
+    """Writes the history into a migrated, empty database; returns the seconds it took.
+
+    `span`: the time from the first event's received_at to the last's (now);
+    by default one second between two events (`STEP`)."""
     started = time.perf_counter()
+    step = span / max(events - 1, 1) if span is not None else STEP
     connection = await asyncpg.connect(dsn)
     try:
         # Bulk load: no need to wait for each chunk's WAL flush.
         await connection.execute("SET synchronous_commit = off")
         # events is partitioned by week (migration 0006): the weeks the
-        # history reaches back to must exist before its rows arrive.
-        now = datetime.now(UTC)
-        await ensure_partitions(connection, now - timedelta(seconds=events + 60), now)
+        # history reaches back to must exist before its rows arrive. (A bench
+        # may have made it a plain table: bench/bench_partitions.py.)
+        if await _partitioned(connection):
+            now = datetime.now(UTC)
+            await ensure_partitions(connection, now - step * events - timedelta(seconds=60), now)
         for first in range(1, events + 1, CHUNK):
-            await insert_events(connection, first, min(first + CHUNK - 1, events), events)
+            await insert_events(connection, first, min(first + CHUNK - 1, events), events, step)
         async with connection.transaction():
             await connection.execute(_LINKED)
             await connection.execute(_INSERT_RUNS)

@@ -90,12 +90,14 @@ async def running_servers(
     extra_env: dict[str, str] | None = None,
     cpus: Sequence[set[int] | None] = (),
     module: str = "server",
+    root: Path = ROOT,
 ) -> AsyncIterator[list[Server]]:
     """`count` servers on `dsn`, started one after the other (migrations).
 
     `cpus[i]`: the CPUs server i may run on (taskset, so that every thread
     it starts is pinned too); `module`: what `python -m` runs (the baseline
-    handler is bench.baseline)."""
+    handler is bench.baseline); `root`: the checkout it runs from (ROOT
+    unless a bench compares two checkouts in one run)."""
     workdir.mkdir(parents=True, exist_ok=True)
     key_file = write_key_file(workdir)
     processes: list[asyncio.subprocess.Process] = []
@@ -109,7 +111,7 @@ async def running_servers(
                 "AWOOOP_LISTEN": f"127.0.0.1:{port}",
                 "AWOOOP_AUTH_FILE": str(key_file),
                 "AWOOOP_DATA_DIR": str(workdir / f"data-{index}"),
-                "PYTHONPATH": str(ROOT),
+                "PYTHONPATH": str(root),
                 **(extra_env or {}),
             }
             # The HTTP front door, where the checkout has one, on a free port too.
@@ -117,7 +119,7 @@ async def running_servers(
             pinned = cpus[index] if index < len(cpus) else None
             taskset = ["taskset", "-c", ",".join(map(str, sorted(pinned)))] if pinned else []
             process = await asyncio.create_subprocess_exec(
-                *taskset, sys.executable, "-m", module, cwd=ROOT, env=env,
+                *taskset, sys.executable, "-m", module, cwd=root, env=env,
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
             )
             processes.append(process)

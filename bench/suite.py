@@ -2,12 +2,14 @@
 
 One PostgreSQL, one pinning, one load client for all of it, in this order:
 the read table (service and service-on-uvloop against the baseline handler),
-the scale table (1,000,000 events over 10,000), the ingest table (with
+the scale table (1,000,000 events over 10,000), the partitions table (the
+reads over 90 days of week partitions against one plain table, issue 13's
+1.3 ×: bench/bench_partitions.py), the ingest table (with
 RecordAlertEvent on uvloop at 16 in flight), the plans (bench/PLANS.md) and
 the watch figures (bench/bench_watch.py, as it prints them). Then the targets,
 each met or not, and the whole written between the markers in RESULTS.md.
 
-About 15 minutes on this machine at the defaults (BENCH_SECONDS=3,
+About 20 minutes on this machine at the defaults (BENCH_SECONDS=3,
 BENCH_REPEATS=3); BENCH_REPEATS=1 makes a quick, rougher run.
 """
 
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from bench import bench_watch
 from bench.bench_ingest import IngestFigures, ingest_part, measure_ingest
+from bench.bench_partitions import measure_partitions, partitions_part
 from bench.bench_plans import write_plans
 from bench.bench_reads import ReadRow, measure_reads, read_part
 from bench.bench_scale import SECONDS as SCALE_SECONDS
@@ -78,6 +81,7 @@ def uvloop_part(reads: list[ReadRow], ingest: IngestFigures) -> Part:
 async def measure_all(run: Run) -> list[Part]:
     reads = await measure_reads(run)
     scale = await measure_scale(run)
+    partitions = await measure_partitions(run)
     ingest = await measure_ingest(run)
     plans = await write_plans(run)
     watch_dir = run.cluster.workdir / "watch"
@@ -86,7 +90,8 @@ async def measure_all(run: Run) -> list[Part]:
     watch.lines = ["```", *bench_watch.report(
         await bench_watch.run_all(run.cluster.admin_dsn, watch_dir)), "```"]
     return [read_part(reads), scale_part(scale, run.cluster.load_seconds),
-            ingest_part(ingest), uvloop_part(reads, ingest), watch, plans]
+            partitions_part(partitions), ingest_part(ingest), uvloop_part(reads, ingest),
+            watch, plans]
 
 
 def section(parts: list[Part], run: Run, minutes: float) -> str:
@@ -103,12 +108,15 @@ def section(parts: list[Part], run: Run, minutes: float) -> str:
         f"the whole run took {minutes:.1f} min. Only ratios measured in this run mean "
         "anything: the machine is shared.",
         "",
-        "Rerun: `make bench` (all of it, ~15 min, rewrites this section and bench/PLANS.md); "
-        "parts: `make bench BENCH=reads` (or `scale`, `ingest`, `plans`, `watch`), printed "
+        "Rerun: `make bench` (all of it, ~20 min, rewrites this section and bench/PLANS.md); "
+        "parts: `make bench BENCH=reads` (or `scale`, `partitions`, `ingest`, `plans`, "
+        "`watch`), printed "
         "only. Shorter and rougher: `BENCH_REPEATS=1 make bench`. Also: BENCH_CLIENTS (load-client "
         "processes, 2), BENCH_REPEATS (3), BENCH_WARMUP (s, 0.5), BENCH_PIN=0 (no pinning), "
         "BENCH_READ_HISTORY (10,000), BENCH_LARGE_HISTORY (1,000,000), BENCH_SCALE_SECONDS "
-        "(2), DATABASE_URL "
+        "(2), BENCH_PARTITIONS_HISTORY (1,000,000), BENCH_PARTITIONS_DAYS (90), "
+        "BENCH_PARTITIONS_BEFORE (a checkout to compare, see bench/bench_partitions.py), "
+        "DATABASE_URL "
         "(a PostgreSQL of your own instead of the embedded one).",
         "",
         f"{met} of {len(checks)} targets met.",

@@ -13,6 +13,7 @@ Readers that must not miss an event (the watch) read only up to
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
@@ -256,6 +257,58 @@ def row_to_event(row: Row) -> StoredEvent:
     return StoredEvent(**_NOT_READ, **{name: read(row[name]) for name, read in _READERS})
 
 
+# The LIMIT of every read is spelled into the statement as a literal, never
+# passed as a parameter. Why: `events` is partitioned by week (migration
+# 0006), so planning a read costs a plan per partition, and PostgreSQL's plan
+# cache only saves that when it keeps a statement's generic plan. It compares
+# the generic plan's cost with the average of the custom ones; with `LIMIT $n`
+# the generic plan is costed as if it returned 10% of the matching rows (the
+# planner's default for an unknown LIMIT), so it always looked dearer and
+# every execution was planned anew over every partition: at 1,000,000 events
+# over 90 days (~14 weeks) the listings took 1.6-2.7 x the time they take on
+# one table (README "Retention", bench/bench_partitions.py). With the literal,
+# the generic plan is costed for the rows asked for and is kept from the 6th
+# execution of a prepared statement on (pg_prepared_statements counts them:
+# tests/storage/test_generic_plans.py). Not enough for two reads, still
+# planned on every call: a provider_prefix listing and the watch's read,
+# whose generic plans are costed with PostgreSQL's default selectivity for an
+# unknown prefix or cursor range (the prefix listing measured 1.28 x one
+# table, within the 1.3 of issue 13).
+# Each limit is then a statement of its own in asyncpg's statement cache (100
+# per connection, LRU) and in PostgreSQL's. Not bucketed: the limits are the
+# page and window sizes of server/domain/validation.py (clients use a few:
+# mostly the defaults), rounding a coverage or recurrence window up would
+# change its answer, and rounding a page up would fetch and decode rows for
+# nothing. Should a connection ever cycle through more than 100 statements,
+# each is prepared again: one more round trip and the custom plan that the
+# parameter cost on every call anyway.
+MAX_LITERAL_LIMIT = 100_000
+
+
+def literal_limit(limit: int) -> str:
+    """`limit` as it is spelled into the SQL: checked to be a plain int in
+    range, so that nothing but digits can reach the statement."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        raise TypeError(f"limit must be an int, not {type(limit).__name__}")
+    if not 0 <= limit <= MAX_LITERAL_LIMIT:
+        raise ValueError(f"limit out of range: {limit}")
+    return str(limit)
+
+
+_WORD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def literal_word(value: str) -> str | None:
+    """`value` as an SQL string literal when it is a plain lower-case word
+    (a constant of the code: a stage, a work item kind), else None.
+
+    For the same reason as literal_limit: a generic plan estimates
+    `stage <> $n` as 1 - 1/(distinct stages), half the rows or less, where
+    `stage <> 'heartbeat'` is nearly all of them, so its window walk looked
+    dearer than every custom plan's and was never kept."""
+    return f"'{value}'" if _WORD.fullmatch(value) else None
+
+
 def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:
     """SQL conditions for the filters that are set; appends their arguments.
 
@@ -279,7 +332,9 @@ def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:
     if event_filter.provider_event_id:
         clauses.append(f"provider_event_id = {arg(event_filter.provider_event_id)}")
     if event_filter.exclude_stage:
-        clauses.append(f"stage <> {arg(event_filter.exclude_stage)}")
+        # Set by the code only (the read models leave heartbeats out): a literal.
+        stage = literal_word(event_filter.exclude_stage) or arg(event_filter.exclude_stage)
+        clauses.append(f"stage <> {stage}")
     if event_filter.run_id is not None:
         clauses.append(
             f"id IN (SELECT event_id FROM run_events WHERE run_id = {arg(event_filter.run_id)})"
@@ -296,11 +351,10 @@ def _newest_query(
     if before_cursor is not None:
         args.append(before_cursor)
         clauses.append(f"cursor < ${len(args)}")
-    args.append(limit)
     where = " AND ".join(clauses) or "true"
     return (
         f"SELECT {', '.join(columns)} FROM events WHERE {where} "
-        f"ORDER BY cursor DESC LIMIT ${len(args)}",
+        f"ORDER BY cursor DESC LIMIT {literal_limit(limit)}",
         args,
     )
 
@@ -387,10 +441,11 @@ async def events_after(
     if upto is not None:
         args.append(upto)
         clauses.append(f"cursor <= ${len(args)}")
-    args.append(limit)
+    # A literal LIMIT (see literal_limit); planned anew on every call all the
+    # same: a generic plan cannot know how many events the cursor range holds.
     rows = await connection.fetch(
         f"{_SELECT_EVENTS} WHERE {' AND '.join(clauses)} "
-        f"ORDER BY cursor LIMIT ${len(args)}",
+        f"ORDER BY cursor LIMIT {literal_limit(limit)}",
         *args,
     )
     return [row_to_event(row) for row in rows]
@@ -441,11 +496,10 @@ def coverage_query(event_filter: EventFilter, limit: int) -> tuple[str, list[Any
     Pure; the bench baseline (bench/baseline.py) runs exactly this SQL."""
     args: list[Any] = []
     where = " AND ".join(filter_clauses(event_filter, args)) or "true"
-    args.append(limit)
     sql = f"""
         WITH recent AS (
             SELECT {_COVERAGE_COLUMNS} FROM events WHERE {where}
-            ORDER BY cursor DESC LIMIT ${len(args)}
+            ORDER BY cursor DESC LIMIT {literal_limit(limit)}
         )
         SELECT provider,
                count(*) AS total,
