@@ -272,8 +272,9 @@ def row_to_event(row: Row) -> StoredEvent:
 # tests/storage/test_generic_plans.py). Not enough for two reads, still
 # planned on every call: a provider_prefix listing and the watch's read,
 # whose generic plans are costed with PostgreSQL's default selectivity for an
-# unknown prefix or cursor range (the prefix listing measured 1.28 x one
-# table, within the 1.3 of issue 13).
+# unknown prefix or cursor range. A provider's whole prefix ("sentry:") is a
+# literal too (literal_provider_prefix); any other prefix is still planned
+# per call.
 # Each limit is then a statement of its own in asyncpg's statement cache (100
 # per connection, LRU) and in PostgreSQL's. Not bucketed: the limits are the
 # page and window sizes of server/domain/validation.py (clients use a few:
@@ -309,6 +310,25 @@ def literal_word(value: str) -> str | None:
     return f"'{value}'" if _WORD.fullmatch(value) else None
 
 
+# A provider's whole prefix: a provider name (server/domain/validation.py)
+# and the colon every provider_event_id puts after it (derivation.py).
+_PROVIDER_PREFIX = re.compile(r"[a-z0-9_-]{1,32}:")
+
+
+def literal_provider_prefix(value: str) -> str | None:
+    """`value` as an SQL string literal when it is a provider's whole prefix
+    ("sentry:"), else None (then it stays a parameter).
+
+    For the same reason as literal_limit: a generic plan costs an unknown
+    prefix at PostgreSQL's default selectivity (0.5%), where "sentry:" is a
+    third of the rows, so the listing by prefix was planned anew over every
+    partition on every call. A provider's prefix is what the console asks for
+    (a few values, one statement each); any other prefix, which may be rare,
+    keeps its parameter and its custom plan, which can then pick the
+    provider_event_id index instead of walking the cursor index."""
+    return f"'{value}'" if _PROVIDER_PREFIX.fullmatch(value) else None
+
+
 def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:
     """SQL conditions for the filters that are set; appends their arguments.
 
@@ -326,7 +346,10 @@ def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:
     if event_filter.channel_type:
         clauses.append(f"channel_type = {arg(event_filter.channel_type)}")
     if event_filter.provider_prefix:
-        clauses.append(f"starts_with(provider_event_id, {arg(event_filter.provider_prefix)})")
+        prefix = literal_provider_prefix(event_filter.provider_prefix) or arg(
+            event_filter.provider_prefix
+        )
+        clauses.append(f"starts_with(provider_event_id, {prefix})")
     if event_filter.provider:
         clauses.append(f"provider = {arg(event_filter.provider)}")
     if event_filter.provider_event_id:
