@@ -1,7 +1,7 @@
 """Operation results as the JSON the replaced router's clients read.
 
 Field names, types and nullability are those of the old router's response
-models (../shared/reference/channel_events_router.py): snake_case names, UUIDs
+models (the router this service replaces): snake_case names, UUIDs
 and ISO 8601 times as strings, an absent optional as null (where gRPC has an
 empty string or an unset field). Fields the old router did not have are added
 beside its own (`cursor`, `next_page_token`); none of its fields is renamed.

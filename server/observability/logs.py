@@ -53,6 +53,7 @@ def _fields(record: logging.LogRecord) -> dict[str, Any]:
         "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
         "level": record.levelname.lower(),
         "logger": record.name,
+        "msg": _safe(fields.pop("msg")),
         **({"request_id": call.logged_request_id} if call is not None else {}),
         **{key: _safe(value) for key, value in fields.items()},
     }

@@ -307,7 +307,7 @@ def literal_word(value: str) -> str | None:
     `stage <> $n` as 1 - 1/(distinct stages), half the rows or less, where
     `stage <> 'heartbeat'` is nearly all of them, so its window walk looked
     dearer than every custom plan's and was never kept."""
-    return f"'{value}'" if _WORD.fullmatch(value) else None
+    return _quoted_if(_WORD, value)
 
 
 # A provider's whole prefix: a provider name (server/domain/validation.py)
@@ -326,7 +326,13 @@ def literal_provider_prefix(value: str) -> str | None:
     (a few values, one statement each); any other prefix, which may be rare,
     keeps its parameter and its custom plan, which can then pick the
     provider_event_id index instead of walking the cursor index."""
-    return f"'{value}'" if _PROVIDER_PREFIX.fullmatch(value) else None
+    return _quoted_if(_PROVIDER_PREFIX, value)
+
+
+def _quoted_if(pattern: re.Pattern[str], value: str) -> str | None:
+    """`value` quoted as an SQL literal when the whole of it matches
+    `pattern` (patterns that admit no quote), else None."""
+    return f"'{value}'" if pattern.fullmatch(value) else None
 
 
 def filter_clauses(event_filter: EventFilter, args: list[Any]) -> list[str]:

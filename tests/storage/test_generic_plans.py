@@ -80,6 +80,15 @@ async def connection(database: str) -> AsyncIterator[asyncpg.Connection]:
     await opened.close()
 
 
+async def _plans_after_executions(
+    connection: asyncpg.Connection, sql: str, args: list[Any]
+) -> tuple[int, int]:
+    """(generic, custom) plans of `sql` after EXECUTIONS executions."""
+    for _ in range(EXECUTIONS):
+        await connection.fetch(sql, *args)
+    return await _plans(connection, sql)
+
+
 async def _plans(connection: asyncpg.Connection, sql: str) -> tuple[int, int]:
     row = await connection.fetchrow(
         "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement = $1",
@@ -135,11 +144,9 @@ async def test_a_read_statement_runs_on_its_generic_plan_after_warm_up(
     connection: asyncpg.Connection, name: str
 ) -> None:
     sql, args = _statements()[name]
-    for _ in range(EXECUTIONS):
-        await connection.fetch(sql, *args)
     # A statement without parameters has only the one plan, generic from the start.
     expected = (EXECUTIONS - WARM_UP, WARM_UP) if args else (EXECUTIONS, 0)
-    assert await _plans(connection, sql) == expected
+    assert await _plans_after_executions(connection, sql, args) == expected
 
 
 @pytest.mark.parametrize("name", list(_still_custom()))
@@ -148,9 +155,7 @@ async def test_a_prefix_listing_is_still_planned_on_every_call(
 ) -> None:
     """When this fails, the statement has a generic plan now: move it up."""
     sql, args = _still_custom()[name]
-    for _ in range(EXECUTIONS):
-        await connection.fetch(sql, *args)
-    assert await _plans(connection, sql) == (0, EXECUTIONS)
+    assert await _plans_after_executions(connection, sql, args) == (0, EXECUTIONS)
 
 
 async def test_the_watch_read_is_still_planned_on_every_call(
