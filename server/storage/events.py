@@ -129,13 +129,10 @@ def _has_ref_of(system: str) -> Callable[[NewEvent], bool]:
     return has_ref
 
 
-# In a statement of its own, run after the cursor lock was granted, so its
-# snapshot holds every event committed before it: "earlier" is exact.
-_IS_DUPLICATE = """b.repeated_in_batch OR EXISTS (
-            SELECT 1 FROM events d
-            WHERE d.project_id = b.project_id
-              AND d.provider_event_id = b.provider_event_id
-              AND d.stage = b.stage)"""
+# `earlier`: record_events()'s probe of the duplicate-key index for the event
+# (migration 0007), in a statement run after the write's advisory locks on its
+# keys were granted, so its snapshot holds every earlier event: exact.
+_IS_DUPLICATE = "b.repeated_in_batch OR earlier.found IS NOT NULL"
 
 COLUMNS: tuple[Column, ...] = (
     _field("id", "uuid"),

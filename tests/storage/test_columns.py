@@ -151,9 +151,10 @@ def test_record_events_takes_its_locks_before_its_transaction_id_and_its_duplica
     key_locks = body.index("pg_advisory_xact_lock(")
     assert key_locks < body.index("FOR KEY SHARE") < body.index("INSERT INTO source_bodies")
     assert body.index("INSERT INTO source_bodies") < body.index("pg_current_xact_id()")
-    assert body.index("pg_current_xact_id()") < body.index("RETURN QUERY") < body.index("EXISTS (")
+    assert body.index("pg_current_xact_id()") < body.index("RETURN QUERY") < body.index("LEFT JOIN LATERAL")
     assert "pg_notify" not in body and "UPDATE event_cursor" not in body
-    assert "LANGUAGE plpgsql VOLATILE SET plan_cache_mode = force_generic_plan" in sql
+    # One plan per connection, and one that probes the index (migration 0007).
+    assert "SET plan_cache_mode = force_generic_plan\nSET enable_seqscan = off" in sql
 
 
 def test_the_select_list_is_every_stored_event_field_but_the_source_body_and_envelope() -> None:

@@ -116,7 +116,9 @@ async def test_events_written_before_partitioning_keep_their_ids_cursors_and_lin
             "SELECT id, cursor, received_at FROM events ORDER BY cursor"
         )
 
-        assert await apply_migrations(connection) == ["0006_events_partitioned_by_week.sql"]
+        assert await apply_migrations(connection) == [
+            "0006_events_partitioned_by_week.sql", "0007_duplicate_check_by_index.sql"
+        ]
 
         assert await connection.fetchval(
             "SELECT relkind::text FROM pg_class WHERE relname = 'events'"
