@@ -1,4 +1,5 @@
-"""The baseline handler: the read RPCs with nothing but their SQL and protobuf.
+"""The baseline handler: the read RPCs with nothing but their SQL and protobuf
+(and the two ingest RPCs with nothing but the raw client's INSERT).
 
 A minimal grpc.aio server (a process of its own, started and pinned like the
 service: bench/servers.py) serving the same read RPCs from the same generated
@@ -43,6 +44,7 @@ from google.protobuf import timestamp_pb2
 from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
+from bench.calls import ALERTS, RawWrite
 from server.domain.models import EventFilter
 from server.domain.recurrence import recurrence_filter
 from server.storage.database import create_pool
@@ -81,6 +83,28 @@ class _Base:
 
 
 class BaselineEvents(_Base, events_pb2_grpc.EventServiceServicer):
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        super().__init__(pool)
+        self._one = RawWrite(1)
+        self._body = RawWrite(ALERTS)
+
+    # The writes: the raw client's BEGIN / INSERT / COMMIT of the same rows,
+    # derived beforehand (bench/calls.py RawWrite), behind a bare method: the
+    # ingest table's ceiling for a gRPC server of one core.
+    async def RecordAlertEvent(
+        self, request: events_pb2.RecordAlertEventRequest, context: grpc.aio.ServicerContext
+    ) -> events_pb2.RecordAlertEventResponse:
+        [event_id] = await self._one.write(self.pool)
+        return events_pb2.RecordAlertEventResponse(event_id=str(event_id))
+
+    async def IngestProviderPayload(
+        self, request: events_pb2.IngestProviderPayloadRequest, context: grpc.aio.ServicerContext
+    ) -> events_pb2.IngestProviderPayloadResponse:
+        ids = await self._body.write(self.pool)
+        return events_pb2.IngestProviderPayloadResponse(
+            events=[events_pb2.RecordedEvent(event_id=str(i)) for i in ids]
+        )
+
     async def ListRecentEvents(
         self, request: events_pb2.ListRecentEventsRequest, context: grpc.aio.ServicerContext
     ) -> events_pb2.ListRecentEventsResponse:
@@ -249,7 +273,7 @@ async def serve() -> None:
         os.environ["DATABASE_URL"], int(os.environ.get("AWOOOP_POOL_MAX_SIZE", "10"))
     )
     server = grpc.aio.server()
-    # Only the read RPCs are served: the others stay UNIMPLEMENTED.
+    # Only the read and ingest RPCs are served: the others stay UNIMPLEMENTED.
     events_pb2_grpc.add_EventServiceServicer_to_server(BaselineEvents(pool), server)  # type: ignore[abstract]
     dossier_pb2_grpc.add_DossierServiceServicer_to_server(BaselineDossier(pool), server)  # type: ignore[abstract]
     work_items_pb2_grpc.add_WorkItemServiceServicer_to_server(BaselineWorkItems(pool), server)  # type: ignore[abstract]

@@ -7,6 +7,8 @@ client's processes (bench/load.py):
   bench before the measurement (no gRPC, no redaction, no record_events(),
   cursors from a sequence), connections shared by the client processes as
   many as one server's pool;
+- the same raw write behind a bare gRPC method (bench/baseline.py), on the
+  service's core: what any grpc.aio server of one core reaches with it;
 - RecordAlertEvent through one `python -m server`, then through two on the
   same database (calls spread over both);
 - IngestProviderPayload with an Alertmanager body of 20 alerts, the same way,
@@ -31,6 +33,9 @@ from bench.run import CLIENTS, Run, standalone
 from bench.servers import running_servers
 
 CONCURRENCY = (1, 4, 16, 64)
+# The baseline handler's row: the raw write behind a bare gRPC method, on the
+# service's core (bench/baseline.py).
+BARE = "bare gRPC handler"
 
 
 def events(result: LoadResult) -> float:
@@ -63,10 +68,14 @@ async def measure_ingest(run: Run, with_uvloop: bool = True) -> IngestFigures:
         servers = await stack.enter_async_context(
             running_servers(dsn, workdir / "ingest", 2, cpus=run.pinning.servers))
         addresses = tuple(s.address for s in servers)
+        [bare] = await stack.enter_async_context(running_servers(
+            dsn, workdir / "ingest-baseline", 1, cpus=run.pinning.servers[:1],
+            module="bench.baseline"))
         for label in INGEST:
             targets = {
                 f"raw {label}": Target(f"raw {label}", dsn=dsn,
                                        params=(("workers", str(CLIENTS)),)),
+                f"{label}, {BARE}": Target(label, addresses=(bare.address,)),
                 f"{label}, 1 server": Target(label, addresses=addresses[:1]),
                 f"{label}, 2 servers": Target(label, addresses=addresses),
             }
@@ -107,6 +116,11 @@ def ingest_part(figures: IngestFigures) -> Part:
         lines_name = name if raw is None else f"{name} (× raw)"
         part.lines.append(f"| {lines_name} | " + " | ".join(cells) + " |")
 
+    for label in INGEST:
+        ratios = ", ".join(
+            f"{figures.rate(f'{label}, 1 server', c) / figures.rate(f'{label}, {BARE}', c):.2f}"
+            for c in CONCURRENCY)
+        part.lines += ["", f"{label}, 1 server / the {BARE}, at 1, 4, 16, 64 in flight: {ratios}."]
     record = "RecordAlertEvent, 1 server"
     for level in (16, 64):
         ratio = figures.rate(record, level) / figures.rate("raw RecordAlertEvent", level)

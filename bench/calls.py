@@ -169,6 +169,35 @@ def _raw_templates(count: int) -> tuple[str, list[list[Any]], int, int]:
     return insert, rows, names_list.index("id"), names_list.index("provider_event_id")
 
 
+class RawWrite:
+    """One raw write of `count` derived events: BEGIN, the INSERT, COMMIT.
+    The raw client sends it straight to PostgreSQL; the baseline handler
+    (bench/baseline.py) runs it behind a bare gRPC method."""
+
+    def __init__(self, count: int) -> None:
+        self.insert, self._templates, self._id_at, self._event_id_at = _raw_templates(count)
+
+    def rows(self) -> list[list[Any]]:
+        """The template rows with fresh ids (no two writes are duplicates)."""
+        fresh = []
+        for template in self._templates:
+            row = list(template)
+            row[self._id_at] = uuid.uuid4()
+            row[self._event_id_at] = f"alertmanager:raw-{row[self._id_at].hex}"
+            fresh.append(row)
+        return fresh
+
+    async def write(self, pool: asyncpg.Pool) -> list[uuid.UUID]:
+        """The rows written, in a transaction: their ids."""
+        batch = self.rows()
+        async with pool.acquire() as connection, connection.transaction():
+            if len(batch) == 1:
+                await connection.execute(self.insert, *batch[0])
+            else:
+                await connection.executemany(self.insert, batch)
+        return [row[self._id_at] for row in batch]
+
+
 RAW_SEQUENCE = "CREATE SEQUENCE IF NOT EXISTS bench_raw_cursor INCREMENT BY -1 START WITH -1"
 
 INGEST = ("RecordAlertEvent", f"IngestProviderPayload({ALERTS})")
@@ -241,27 +270,12 @@ class Callers:
 
     async def _raw(self, target: Target) -> Call:
         count = ALERTS if target.call == f"raw IngestProviderPayload({ALERTS})" else 1
-        insert, templates, id_at, event_id_at = _raw_templates(count)
+        write = RawWrite(count)
         workers = int(target.param("workers", "1"))
         pool = await self.pool(target.dsn, max(1, RAW_POOL // workers))
 
-        def rows() -> list[list[Any]]:
-            fresh = []
-            for template in templates:
-                row = list(template)
-                row[id_at] = uuid.uuid4()
-                row[event_id_at] = f"alertmanager:raw-{row[id_at].hex}"
-                fresh.append(row)
-            return fresh
-
         async def raw(index: int) -> int:
-            batch = rows()
-            async with pool.acquire() as connection, connection.transaction():
-                if len(batch) == 1:
-                    await connection.execute(insert, *batch[0])
-                else:
-                    await connection.executemany(insert, batch)
-            return len(batch)
+            return len(await write.write(pool))
 
         return raw
 
