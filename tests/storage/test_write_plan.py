@@ -4,13 +4,14 @@ since its connection first wrote.
 record_events() keeps one plan per connection (a generic one, migration
 0005), and a pooled connection lives for hours. A plan made while `events`
 (or this week's partition, new every Monday) was empty read the whole
-partition for every write: measured, a server's ingest fell from ~1,100 to
-~350 events/s within 20 s of a storm on a fresh database, PostgreSQL's CPU
+partition for every write: measured, a server's ingest fell from ~840 to
+~360 events/s within 20 s of a storm on a fresh database, PostgreSQL's CPU
 per event growing with the rows (bench/RESULTS.md). The check must probe the
 duplicate-key index whatever the statistics said when it was planned.
 
-pg_stat_xact_user_tables counts the scans of the current transaction, so the
-write's own scans are read inside its transaction."""
+pg_stat_xact_user_tables counts the rows the current transaction read (by
+sequential scans and by index fetches), so the write's own are read inside
+its transaction."""
 
 from __future__ import annotations
 
