@@ -19,14 +19,13 @@ import asyncio
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from itertools import islice
 from typing import Any
 
 import grpc
 from grpc_status import rpc_status
 
 from server.api.errors import as_safe_error, reason_of, to_error_status
-from server.api.wire import Undecodable, nul_fields, tolerant
+from server.api.wire import HoldsNul, Undecodable, tolerant
 from server.auth import Authenticator, Principal, Role, require_project
 from server.domain.errors import (
     FieldViolation,
@@ -36,7 +35,6 @@ from server.domain.errors import (
     not_ready,
 )
 from server.domain.heartbeat import DEFAULT_PROJECT
-from server.domain.validation import MAX_VIOLATIONS
 from server.observability.context import REQUEST_ID_HEADER, current_request_id, note_caller
 from server.observability.metrics import Metrics
 from server.readiness import RETRY_AFTER_SECONDS
@@ -122,12 +120,11 @@ def _check_wire_rules(request: Any) -> None:
         raise InvalidArgument(
             [FieldViolation("request", f"is not a valid message: {request.problem}")]
         )
-    bad = [
-        FieldViolation(path, "must not contain NUL characters (U+0000)")
-        for path in islice(nul_fields(request), MAX_VIOLATIONS)
-    ]
-    if bad:
-        raise InvalidArgument(bad)
+    if isinstance(request, HoldsNul):
+        raise InvalidArgument([
+            FieldViolation(path, "must not contain NUL characters (U+0000)")
+            for path in request.paths
+        ])
 
 
 class Guard:

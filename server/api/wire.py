@@ -14,18 +14,24 @@ without a line of its own:
   entry is checked, and each one holding a NUL is named. A Struct (the
   `payload` of RecordAlertEvent) is left to the domain, which checks it as a
   JSON value (server/domain/validation.py) and names paths inside it.
+
+Both are found while the bytes are decoded, and reported by the guard only
+once the caller is authenticated. A string's NUL is a zero byte of the wire
+form (protobuf strings are UTF-8, which writes U+0000 as the one byte 0x00),
+so a request whose bytes hold no zero byte, as most do, is not walked at all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from google.protobuf import message as protobuf_message
 from google.protobuf.descriptor import FieldDescriptor
 
-from server.domain.validation import key_path
+from server.domain.validation import MAX_VIOLATIONS, key_path
 
 # Checked by the domain as JSON values, with paths of their own.
 _JSON_MESSAGES = frozenset(
@@ -41,16 +47,30 @@ class Undecodable:
     problem: str
 
 
+@dataclass(frozen=True)
+class HoldsNul:
+    """Stands in for a request with NUL in its strings; `paths` names them
+    (at most MAX_VIOLATIONS)."""
+
+    paths: tuple[str, ...]
+
+
 def tolerant(deserialize: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
-    """`deserialize`, returning an Undecodable instead of raising."""
+    """`deserialize`, returning an Undecodable instead of raising, and a
+    HoldsNul instead of a message that cannot be stored."""
     if deserialize is None:
         return None
 
     def parse(raw: bytes) -> Any:
         try:
-            return deserialize(raw)
+            message = deserialize(raw)
         except protobuf_message.DecodeError as error:
             return Undecodable(str(error).rpartition(": ")[2] or "not a valid message")
+        if b"\x00" in raw:
+            paths = tuple(islice(nul_fields(message), MAX_VIOLATIONS))
+            if paths:
+                return HoldsNul(paths)
+        return message
 
     return parse
 

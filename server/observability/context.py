@@ -5,8 +5,9 @@ log line of the call reads them, server/observability/logs.py)."""
 from __future__ import annotations
 
 import contextvars
+import itertools
 import re
-import uuid
+import secrets
 from dataclasses import dataclass
 
 from server.domain.redaction import redact_text
@@ -30,6 +31,12 @@ class CallInfo:
     project_id: str = ""
 
 
+# Our own ids: this process's random half, then a count. Unique without a
+# uuid4 per call (16 bytes from the OS, a UUID object, its hex): an id only
+# ties a call's lines and its answer together, it guards nothing.
+_PROCESS_PART = secrets.token_hex(8)
+_calls_begun = itertools.count(1)
+
 _call: contextvars.ContextVar[CallInfo | None] = contextvars.ContextVar("call", default=None)
 
 
@@ -39,7 +46,7 @@ def begin_call(given: str | None) -> CallInfo:
     if given and _VALID_REQUEST_ID.fullmatch(given):
         info = CallInfo(request_id=given, logged_request_id=redact_text(given))
     else:
-        made = uuid.uuid4().hex
+        made = f"{_PROCESS_PART}{next(_calls_begun):016x}"
         info = CallInfo(request_id=made, logged_request_id=made)
     _call.set(info)
     return info
