@@ -33,30 +33,53 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 _QUIET = {"pgserver": logging.WARNING, "asyncpg": logging.WARNING, "uvicorn.error": logging.WARNING}
 
 
+# One encoder for every line: json.dumps with options of its own builds a new
+# JSONEncoder each time.
+_encode = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+# The last second formatted (most lines share it with the line before) and
+# its text; a tuple, so that a thread reads one consistent pair.
+_last_second: tuple[int, str] = (-1, "")
+
+
+def _timestamp(created: float) -> str:
+    """`created` as datetime.isoformat(timespec="milliseconds") in UTC gives it."""
+    global _last_second
+    second = int(created)
+    # Rounded to the microsecond first, as datetime.fromtimestamp does.
+    microseconds = round((created - second) * 1e6)
+    if microseconds >= 1_000_000 or created < 0:
+        return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    cached_second, text = _last_second
+    if second != cached_second:
+        text = datetime.fromtimestamp(second, UTC).isoformat()[:19]
+        _last_second = (second, text)
+    return f"{text}.{microseconds // 1000:03d}+00:00"
+
+
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     # The time, level and logger name are the formatter's and the code's
     # own, and the request id was redacted when the call began (context.py):
     # they pass as they are. Everything else passes the redactor.
-    fields: dict[str, Any] = {"msg": record.getMessage()}
-    call = current_call()
-    if call is not None:
-        if call.operator_id:
-            fields["operator_id"] = call.operator_id
-        if call.project_id:
-            fields["project_id"] = call.project_id
-    for key, value in vars(record).items():
-        if key not in _STANDARD and not key.startswith("_"):
-            fields[key] = value
-    if record.exc_info:
-        fields["error"] = logging.Formatter().formatException(record.exc_info)
-    return {
-        "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+    fields: dict[str, Any] = {
+        "ts": _timestamp(record.created),
         "level": record.levelname.lower(),
         "logger": record.name,
-        "msg": _safe(fields.pop("msg")),
-        **({"request_id": call.logged_request_id} if call is not None else {}),
-        **{key: _safe(value) for key, value in fields.items()},
+        "msg": _safe(record.getMessage()),
     }
+    call = current_call()
+    if call is not None:
+        fields["request_id"] = call.logged_request_id
+        if call.operator_id:
+            fields["operator_id"] = _safe(call.operator_id)
+        if call.project_id:
+            fields["project_id"] = _safe(call.project_id)
+    for key, value in record.__dict__.items():
+        if key not in _STANDARD and key[0] != "_":
+            fields[key] = _safe(value)
+    if record.exc_info:
+        fields["error"] = _safe(logging.Formatter().formatException(record.exc_info))
+    return fields
 
 
 def _safe(value: Any) -> Any:
@@ -68,7 +91,7 @@ def _safe(value: Any) -> Any:
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(_fields(record), ensure_ascii=False, default=str)
+        return _encode(_fields(record))
 
 
 class ConsoleFormatter(logging.Formatter):
