@@ -128,6 +128,28 @@ _INDEX = re.compile(r"(?:Index Scan|Index Only Scan|Bitmap Index Scan)(?: Backwa
 _TOP = re.compile(r"actual time=[\d.]+\.\.([\d.]+) rows=(\d+)")
 _EXECUTION = re.compile(r"Execution Time: ([\d.]+) ms")
 _BUFFERS = re.compile(r"Buffers: shared (.*)")
+_NODE_ROWS = re.compile(r"actual time=\S+ rows=(\d+) loops=(\d+)")
+_REMOVED = re.compile(r"Rows Removed by Filter: (\d+)")
+
+
+def _rows_sequentially_read(plan: Sequence[str]) -> int:
+    """Rows the plan's sequential scans of `events` (any partition) read.
+    A scan of a partition made ahead, still empty, reads none and is no
+    finding: PostgreSQL scans an empty table rather than probe its index."""
+    total = 0
+    for at, line in enumerate(plan):
+        if "Seq Scan on events" not in line:
+            continue
+        node = _NODE_ROWS.search(line)
+        if node:
+            total += int(node.group(1)) * int(node.group(2))
+        for detail in plan[at + 1:]:
+            if "->" in detail:
+                break
+            removed = _REMOVED.search(detail)
+            if removed:
+                total += int(removed.group(1)) * (int(node.group(2)) if node else 1)
+    return total
 
 
 def summary(plan: Sequence[str]) -> str:
@@ -137,10 +159,10 @@ def summary(plan: Sequence[str]) -> str:
     top = _TOP.search(plan[0]) if plan else None
     execution = _EXECUTION.search(text)
     buffers = _BUFFERS.search(text)
-    seq = "Seq Scan on events" in text
+    seq = _rows_sequentially_read(plan)
     parts = [
         f"Indexes: {', '.join(indexes)}." if indexes else "No index scan.",
-        "A sequential scan of events!" if seq else "",
+        f"A sequential scan of events read {seq:,} rows!" if seq else "",
         f"Returns {top.group(2)} rows" if top else "",
         f"in {execution.group(1)} ms" if execution else "",
         f"(top node's buffers: shared {buffers.group(1)})." if buffers else ".",

@@ -14,6 +14,7 @@ from server.domain.derivation import derive_event
 from server.domain.models import AlertEventInput, EventFilter, NewEvent, Recorded
 from server.storage import events
 from server.storage.database import connect
+from tests.storage.bulk import grow_events, rows_read
 
 
 def _event(event_id: str, project_id: str = "alpha") -> NewEvent:
@@ -113,3 +114,34 @@ async def test_a_session_holding_event_cursor_for_update_pauses_every_write(
     await transaction.rollback()
     [recorded] = await asyncio.wait_for(write, 5)
     assert not recorded.is_duplicate
+
+
+async def test_the_final_cursor_is_read_off_the_cursor_index_however_large_the_table(
+    connections: list[asyncpg.Connection], database: str
+) -> None:
+    # The watch's listener reads final_cursor on every commit signal while it
+    # has streams: at 1,000,000 events a plan that scanned a partition took
+    # ~100 ms per signal (bench/PLANS.md). Both halves of the answer are the
+    # top of the cursor index, whatever the statistics say.
+    writer, early, reader = connections
+    await events.insert_events(writer, [_event("seed")])
+    await grow_events(database, 20_000)
+    await reader.execute("ANALYZE events")
+    [last] = await events.insert_events(writer, [_event("last")])
+
+    async with reader.transaction():
+        answer = await events.final_cursor(reader)
+        scanned = await rows_read(reader)
+    assert answer == (last.cursor, False)
+    assert scanned < 100, f"final_cursor read {scanned} rows of a table of 20,000"
+
+    transaction = early.transaction()
+    await transaction.start()
+    [open_write] = await events.insert_events(early, [_event("open")])
+    [after] = await events.insert_events(writer, [_event("after")])
+    async with reader.transaction():
+        answer = await events.final_cursor(reader)
+        scanned = await rows_read(reader)
+    await transaction.rollback()
+    assert answer == (last.cursor, True) and last.cursor < open_write.cursor < after.cursor
+    assert scanned < 100, f"final_cursor read {scanned} rows of a table of 20,000"

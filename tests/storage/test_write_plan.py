@@ -21,6 +21,7 @@ from server.domain.derivation import derive_event
 from server.domain.models import AlertEventInput, NewEvent
 from server.storage import events
 from server.storage.database import connect
+from tests.storage.bulk import grow_events, rows_read
 
 GROWN = 20_000
 
@@ -31,30 +32,12 @@ def _event(event_id: str) -> NewEvent:
     ))
 
 
-async def _grow(dsn: str, rows: int) -> None:
-    """`rows` more events, written by another connection (set-based)."""
-    other = await connect(dsn)
-    try:
-        columns = [c.name for c in events.COLUMNS if c.name not in ("id", "cursor", "provider_event_id")]
-        await other.execute(
-            f"""INSERT INTO events (id, cursor, provider_event_id, {", ".join(columns)})
-                SELECT gen_random_uuid(), -k, 'alertmanager:bulk-' || k, {", ".join(columns)}
-                FROM (SELECT * FROM events LIMIT 1) AS e CROSS JOIN generate_series(1, $1) AS k""",
-            rows,
-        )
-    finally:
-        await other.close()
-
-
 async def _write(connection: asyncpg.Connection, event: NewEvent) -> tuple[int, bool]:
     """(rows of `events` the write read, whether it was a duplicate)"""
     async with connection.transaction():
         [recorded] = await events.insert_events(connection, [event])
-        scanned = await connection.fetchval(
-            "SELECT coalesce(sum(seq_tup_read + idx_tup_fetch), 0) FROM pg_stat_xact_user_tables "
-            "WHERE relname LIKE 'events%'"
-        )
-    return int(scanned), recorded.is_duplicate
+        scanned = await rows_read(connection)
+    return scanned, recorded.is_duplicate
 
 
 async def test_a_write_planned_on_an_empty_table_still_probes_the_index(database: str) -> None:
@@ -64,7 +47,7 @@ async def test_a_write_planned_on_an_empty_table_still_probes_the_index(database
         for n in range(6):
             async with connection.transaction():
                 await events.insert_events(connection, [_event(f"early-{n}")])
-        await _grow(database, GROWN)
+        await grow_events(database, GROWN)
 
         first = await _write(connection, _event("late"))
         again = await _write(connection, _event("late"))
