@@ -4,15 +4,28 @@ process: tests/server/test_process.py reads the lines a real server writes."""
 from __future__ import annotations
 
 import contextvars
+import io
 import json
 import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
+
+import pytest
 
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from server.observability.context import begin_call, note_caller
-from server.observability.logs import JsonFormatter, _timestamp
+from server.observability.logs import (
+    FLUSH_SECONDS,
+    JsonFormatter,
+    _timestamp,
+    configure_logging,
+    log_call,
+)
 
 
 @given(st.floats(min_value=0, max_value=2**33, allow_nan=False))
@@ -46,3 +59,102 @@ def _a_call_line() -> None:
     assert line["request_id"] == "caller-id-1"
     assert "hunter2" not in line["project_id"]
     assert "abc123secret" not in line["peer"]
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    """configure_logging writing to a buffer; the root logger's handlers
+    and level restored after."""
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    stdout = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", stdout)
+    configure_logging("json", "info")
+    yield stdout
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+
+
+def _log_a_call() -> None:
+    begin_call("caller-id-2")
+    note_caller("ops", "proj-1")
+    log_call(kind="grpc", method="/pkg.Service/Method", status="OK", duration=0.0012345,
+             peer="ipv4:10.0.0.1:5 password=hunter2")
+
+
+def test_a_call_line_written_directly_is_the_line_logging_would_write(configured: io.StringIO) -> None:
+    contextvars.copy_context().run(_log_a_call)
+    [direct] = configured.getvalue().splitlines()
+
+    # The same call's line through the logging module, by its own record.
+    def through_logging() -> str:
+        begin_call("caller-id-2")
+        note_caller("ops", "proj-1")
+        record = logging.makeLogRecord({
+            "name": "server.calls", "levelno": logging.INFO, "levelname": "INFO", "msg": "call",
+            "created": datetime.fromisoformat(json.loads(direct)["ts"]).timestamp(),
+            "kind": "grpc", "method": "/pkg.Service/Method", "status": "OK", "duration_ms": 1.23,
+            "peer": "ipv4:10.0.0.1:5 password=hunter2",
+        })
+        return JsonFormatter().format(record)
+
+    assert direct == contextvars.copy_context().run(through_logging)
+    assert "hunter2" not in direct
+
+
+def test_a_handler_added_later_still_gets_each_call_line(configured: io.StringIO) -> None:
+    seen: list[logging.LogRecord] = []
+    extra = logging.Handler()
+    extra.emit = seen.append  # type: ignore[method-assign]
+    logging.getLogger("server").addHandler(extra)
+    try:
+        contextvars.copy_context().run(_log_a_call)
+    finally:
+        logging.getLogger("server").removeHandler(extra)
+    assert [r.getMessage() for r in seen] == ["call"]
+    assert len(configured.getvalue().splitlines()) == 1  # and ours, once
+
+
+def test_a_call_line_below_the_level_is_not_written(configured: io.StringIO) -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    contextvars.copy_context().run(_log_a_call)
+    assert configured.getvalue() == ""
+
+
+def test_an_info_line_is_written_out_within_the_flush_interval_a_warning_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(read_end, False)
+    stdout = open(write_end, "w", buffering=65536, encoding="utf-8")  # noqa: SIM115
+    monkeypatch.setattr(sys, "stdout", stdout)
+    root = logging.getLogger()
+    saved = (list(root.handlers), root.level)
+    configure_logging("json", "info")
+    try:
+        def written(within: float) -> bytes:
+            deadline = time.monotonic() + within
+            while time.monotonic() < deadline:
+                try:
+                    return os.read(read_end, 65536)
+                except BlockingIOError:
+                    time.sleep(0.01)
+            return b""
+
+        contextvars.copy_context().run(_log_a_call)
+        assert b'"msg": "call"' in written(within=FLUSH_SECONDS * 10)
+
+        logging.getLogger("server.test").warning("disk almost full")
+        assert b"disk almost full" in written(within=FLUSH_SECONDS / 10)
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+        stdout.close()
+        os.close(read_end)
