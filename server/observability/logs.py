@@ -170,7 +170,10 @@ class LineHandler(logging.StreamHandler[TextIO]):
 
     def _flush_periodically(self) -> None:
         while not self._closed.wait(FLUSH_SECONDS):
-            self.flush()
+            try:
+                self.flush()
+            except (OSError, ValueError):  # the stream went away (a closed pipe, exit)
+                return
 
 
 # The handler configure_logging installed, while it is the only one: a call's

@@ -3,6 +3,7 @@ process: tests/server/test_process.py reads the lines a real server writes."""
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import io
 import json
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TextIO
 
 import pytest
 
@@ -61,21 +63,30 @@ def _a_call_line() -> None:
     assert "abc123secret" not in line["peer"]
 
 
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
-    """configure_logging writing to a buffer; the root logger's handlers
-    and level restored after."""
+@contextlib.contextmanager
+def _logging_to(stdout: TextIO, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """configure_logging writing to `stdout`; the root logger's handlers
+    and level restored after, ours closed."""
     root = logging.getLogger()
     saved = (list(root.handlers), root.level)
-    stdout = io.StringIO()
     monkeypatch.setattr(sys, "stdout", stdout)
     configure_logging("json", "info")
-    yield stdout
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in saved[0]:
-        root.addHandler(handler)
-    root.setLevel(saved[1])
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    stdout = io.StringIO()
+    with _logging_to(stdout, monkeypatch):
+        yield stdout
 
 
 def _log_a_call() -> None:
@@ -107,8 +118,12 @@ def test_a_call_line_written_directly_is_the_line_logging_would_write(configured
 
 def test_a_handler_added_later_still_gets_each_call_line(configured: io.StringIO) -> None:
     seen: list[logging.LogRecord] = []
-    extra = logging.Handler()
-    extra.emit = seen.append  # type: ignore[method-assign]
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    extra = Collect()
     logging.getLogger("server").addHandler(extra)
     try:
         contextvars.copy_context().run(_log_a_call)
@@ -129,32 +144,22 @@ def test_an_info_line_is_written_out_within_the_flush_interval_a_warning_at_once
 ) -> None:
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
-    stdout = open(write_end, "w", buffering=65536, encoding="utf-8")  # noqa: SIM115
-    monkeypatch.setattr(sys, "stdout", stdout)
-    root = logging.getLogger()
-    saved = (list(root.handlers), root.level)
-    configure_logging("json", "info")
-    try:
-        def written(within: float) -> bytes:
-            deadline = time.monotonic() + within
-            while time.monotonic() < deadline:
-                try:
-                    return os.read(read_end, 65536)
-                except BlockingIOError:
-                    time.sleep(0.01)
-            return b""
 
+    def written(within: float) -> bytes:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            try:
+                return os.read(read_end, 65536)
+            except BlockingIOError:
+                time.sleep(0.01)
+        return b""
+
+    with open(write_end, "w", buffering=65536, encoding="utf-8") as stdout, _logging_to(
+        stdout, monkeypatch
+    ):
         contextvars.copy_context().run(_log_a_call)
         assert b'"msg": "call"' in written(within=FLUSH_SECONDS * 10)
 
         logging.getLogger("server.test").warning("disk almost full")
         assert b"disk almost full" in written(within=FLUSH_SECONDS / 10)
-    finally:
-        for handler in list(root.handlers):
-            root.removeHandler(handler)
-            handler.close()
-        for handler in saved[0]:
-            root.addHandler(handler)
-        root.setLevel(saved[1])
-        stdout.close()
-        os.close(read_end)
+    os.close(read_end)
