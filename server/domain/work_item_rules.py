@@ -7,6 +7,7 @@ do not import each other.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Collection
 from dataclasses import dataclass, replace
@@ -45,6 +46,9 @@ class WorkItem:
         return replace(self, status=WorkItemStatus.HANDED_OFF)
 
 
+# Remembered: a recurrence read derives one per group of its window (up to
+# 300), mostly the same ones call after call.
+@functools.lru_cache(maxsize=8192)
 def work_item_id(project_id: str, recurrence_key: str, kind: WorkItemKind) -> str:
     """Stable across calls and servers: a hash of what identifies the work."""
     digest = hashlib.sha256(f"{project_id}|{recurrence_key}|{kind.value}".encode()).hexdigest()

@@ -276,13 +276,19 @@ def group_query(
     return head + _after_recent(with_refs).replace("/* handoffs column */", _handoffs(kinds)), args
 
 
+# The enums by their stored values: a dictionary probe, where calling the
+# enum class walks its metaclass (a recurrence read decodes every linked run).
+_RUN_STATES = {state.value: state for state in RunState}
+_REPAIR_STATUSES = {status.value: status for status in RepairStatus}
+
+
 def _linked_run(value: dict[str, Any]) -> LinkedRun:
     return LinkedRun(
         run_id=UUID(value["run_id"]),
-        state=RunState(value["state"]),
+        state=_RUN_STATES[value["state"]],
         agent_id=value["agent_id"],
         incident_id=value["incident_id"],
-        repair_status=RepairStatus(value["repair_status"]),
+        repair_status=_REPAIR_STATUSES[value["repair_status"]],
         update_seq=int(value["update_seq"]),
     )
 
