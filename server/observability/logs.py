@@ -20,11 +20,12 @@ import logging
 import sys
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from server.domain.redaction import redact_text
-from server.observability.context import current_call
+from server.observability.context import CallInfo, current_call
 
 CALL_LOGGER = "server.calls"
 
@@ -62,7 +63,13 @@ def _timestamp(created: float) -> str:
 def _fields(record: logging.LogRecord) -> dict[str, Any]:
     extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD and k[0] != "_"}
     return _line_fields(
-        record.created, record.levelname, record.name, record.getMessage(), extras, record.exc_info
+        record.created,
+        record.levelname,
+        record.name,
+        record.getMessage(),
+        extras,
+        current_call(),
+        record.exc_info,
     )
 
 
@@ -72,10 +79,12 @@ def _line_fields(
     logger: str,
     message: str,
     extras: dict[str, Any],
+    call: CallInfo | None,
     exc_info: Any = None,
 ) -> dict[str, Any]:
     """A line's fields, in their documented order: every line, whether it
-    came through logging (a LogRecord) or is a call's own (log_call)."""
+    came through logging (a LogRecord) or is a call's own (log_call), of
+    `call` (the call it was written during, if any)."""
     # The time, level and logger name are the formatter's and the code's
     # own, and the request id was redacted when the call began (context.py):
     # they pass as they are. Everything else passes the redactor.
@@ -85,7 +94,6 @@ def _line_fields(
         "logger": logger,
         "msg": _safe(message),
     }
-    call = current_call()
     if call is not None:
         fields["request_id"] = call.logged_request_id
         if call.operator_id:
@@ -135,42 +143,114 @@ class ConsoleFormatter(_LineFormatter):
 
 # An INFO line reaches the stream within this many seconds.
 FLUSH_SECONDS = 0.1
+# Lines waiting for the flush: past this many, the writer flushes them itself
+# (a stream that cannot keep up slows its writers, as a write per line did,
+# rather than filling memory).
+MAX_PENDING = 10_000
+# Lines formatted and written at a time by the flushing thread, which lets
+# the event loop run between two such chunks.
+_CHUNK = 64
+
+
+class _CallLine(NamedTuple):
+    """A call's own line, not formatted yet (log_call): what it will say."""
+
+    created: float
+    level: int
+    extras: dict[str, Any]
+    call: CallInfo | None
 
 
 class LineHandler(logging.StreamHandler[TextIO]):
-    """Writes each line into the stream's buffer, and makes the stream write
-    it out at once only for a warning or worse; a thread of its own flushes
-    the rest every FLUSH_SECONDS, and logging flushes it at exit.
+    """Writes lines out in order, in batches: a warning or worse at once
+    (with every line before it), the rest within FLUSH_SECONDS, by a thread
+    of its own, and whatever is left at exit (logging.shutdown flushes).
 
-    A flush per line was a write(2) per call: on a server's one core, each
-    let go of the GIL to grpc's poller thread and took it back, ~5% of a
-    small read's throughput (bench/RESULTS.md). Run with PYTHONUNBUFFERED
-    set, every line is still a write."""
+    A call's own line (log_call) is queued unformatted and formatted by the
+    flush, many at a time. Formatting it on the call's path cost a small read
+    ~50 us of the server's core, five times what the same formatting costs in
+    a batch (measured with the flush thread's own CPU time, bench/RESULTS.md):
+    done between grpc's and asyncpg's work, a call's bits of Python run with
+    cold caches. Redaction happens when a line is formatted, so nothing
+    unredacted is ever written. And a write per line had been a write(2) per
+    call, which let go of the GIL to grpc's poller thread: the batch is one
+    write, with or without PYTHONUNBUFFERED."""
 
     def __init__(self, stream: TextIO) -> None:
         super().__init__(stream)
-        self._closed = threading.Event()
+        # Lines not written yet, in order: formatted, or a call's to format.
+        self._pending: deque[str | _CallLine] = deque()
+        self._stopping = threading.Event()
         threading.Thread(target=self._flush_periodically, name="log-flush", daemon=True).start()
 
     def emit(self, record: logging.LogRecord) -> None:
+        # Formatted now: a record reads the call it was logged in, and may
+        # carry objects that change after.
         try:
-            self.write_line(self.format(record), record.levelno)
+            self._queue(self.format(record), record.levelno)
         except Exception:  # noqa: BLE001 - as logging does: a failed line never fails its caller
             self.handleError(record)
 
-    def write_line(self, line: str, level: int) -> None:
+    def write_call_line(self, line: _CallLine) -> None:
+        try:
+            self._queue(line, line.level)
+        except Exception:  # noqa: BLE001 - as logging does: a failed line never fails the call
+            self.handleError(logging.makeLogRecord({"msg": "call", "levelno": line.level}))
+
+    def _queue(self, line: str | _CallLine, level: int) -> None:
+        self._pending.append(line)
+        if level >= logging.WARNING or len(self._pending) > MAX_PENDING:
+            self.flush()
+
+    def flush(self) -> None:
+        """Every line pending now written out, in order, and the stream flushed."""
+        self._write_chunk(len(self._pending))
         with self.lock:  # type: ignore[union-attr]  # made by Handler.__init__
-            self.stream.write(line + self.terminator)
-            if level >= logging.WARNING:
+            if self.stream and hasattr(self.stream, "flush"):
                 self.stream.flush()
 
+    def _write_chunk(self, most: int) -> bool:
+        """Writes up to `most` pending lines as one write; False when none was pending."""
+        with self.lock:  # type: ignore[union-attr]
+            lines: list[str] = []
+            for _ in range(most):
+                try:
+                    pending = self._pending.popleft()
+                except IndexError:
+                    break
+                line = pending if isinstance(pending, str) else self._format_call_line(pending)
+                if line is not None:
+                    lines.append(line + self.terminator)
+            if not lines:
+                return False
+            self.stream.write("".join(lines))
+            return True
+
+    def _format_call_line(self, line: _CallLine) -> str | None:
+        try:
+            formatter = self.formatter
+            assert isinstance(formatter, _LineFormatter)
+            return formatter.format_fields(_line_fields(
+                line.created, logging.getLevelName(line.level), CALL_LOGGER, "call",
+                line.extras, line.call,
+            ))
+        except Exception:  # noqa: BLE001 - as logging does: one bad line never stops the rest
+            self.handleError(logging.makeLogRecord({"msg": "call", "levelno": line.level}))
+            return None
+
     def close(self) -> None:
-        self._closed.set()
+        self._stopping.set()
+        try:
+            self.flush()
+        except (OSError, ValueError):  # the stream went away first
+            pass
         super().close()
 
     def _flush_periodically(self) -> None:
-        while not self._closed.wait(FLUSH_SECONDS):
+        while not self._stopping.wait(FLUSH_SECONDS):
             try:
+                while self._write_chunk(_CHUNK):
+                    time.sleep(0)  # the event loop's turn between two chunks
                 self.flush()
             except (OSError, ValueError):  # the stream went away (a closed pipe, exit)
                 return
@@ -215,12 +295,12 @@ def log_call(
 ) -> None:
     """The one line of a call (gRPC or HTTP), written when it ends.
 
-    Written straight to our handler when it is the only one the line would
-    reach: the same fields, formatter and stream as through logging, without
-    a LogRecord and the logging module's dispatch, which were a third of the
-    line's cost (13-15 -> 10 us in process, where a small read costs ~0.5 ms
-    of the server's core). A handler added since (a test's, an embedding
-    program's) gets it the ordinary way."""
+    Handed straight to our handler when it is the only one the line would
+    reach, unformatted: the handler formats it with the others of its batch
+    (LineHandler says why), with the same fields and formatter as through
+    logging, and skips the LogRecord and the logging module's dispatch. A
+    handler added since (a test's, an embedding program's) gets it the
+    ordinary way."""
     extras = {
         "kind": kind,
         "method": method,
@@ -232,15 +312,7 @@ def log_call(
     if handler is None:
         _calls.log(level, "call", extra=extras)
         return
-    formatter = handler.formatter
-    assert isinstance(formatter, _LineFormatter)
-    line = formatter.format_fields(
-        _line_fields(time.time(), logging.getLevelName(level), CALL_LOGGER, "call", extras)
-    )
-    try:
-        handler.write_line(line, level)
-    except Exception:  # noqa: BLE001 - as logging does: a failed line never fails the call
-        handler.handleError(logging.makeLogRecord({"msg": line}))
+    handler.write_call_line(_CallLine(time.time(), level, extras, current_call()))
 
 
 def _direct_handler(level: int) -> LineHandler | None:

@@ -84,9 +84,18 @@ def _logging_to(stdout: TextIO, monkeypatch: pytest.MonkeyPatch) -> Iterator[Non
 
 @pytest.fixture
 def configured(monkeypatch: pytest.MonkeyPatch) -> Iterator[io.StringIO]:
+    # No periodic flush while a test runs: each test flushes when it reads.
+    monkeypatch.setattr(logs, "FLUSH_SECONDS", 60)
     stdout = io.StringIO()
     with _logging_to(stdout, monkeypatch):
         yield stdout
+
+
+def _written(stdout: io.StringIO) -> list[str]:
+    """The lines in `stdout` once the root logger's handlers are flushed."""
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    return stdout.getvalue().splitlines()
 
 
 def _log_a_call() -> None:
@@ -97,8 +106,9 @@ def _log_a_call() -> None:
 
 
 def test_a_call_line_written_directly_is_the_line_logging_would_write(configured: io.StringIO) -> None:
+    # Formatted when flushed, after the call ended: from what log_call kept.
     contextvars.copy_context().run(_log_a_call)
-    [direct] = configured.getvalue().splitlines()
+    [direct] = _written(configured)
 
     # The same call's line through the logging module, by its own record.
     def through_logging() -> str:
@@ -130,13 +140,48 @@ def test_a_handler_added_later_still_gets_each_call_line(configured: io.StringIO
     finally:
         logging.getLogger("server").removeHandler(extra)
     assert [r.getMessage() for r in seen] == ["call"]
-    assert len(configured.getvalue().splitlines()) == 1  # and ours, once
+    assert len(_written(configured)) == 1  # and ours, once
 
 
 def test_a_call_line_below_the_level_is_not_written(configured: io.StringIO) -> None:
     logging.getLogger().setLevel(logging.WARNING)
     contextvars.copy_context().run(_log_a_call)
+    assert _written(configured) == []
+
+
+def test_lines_stay_in_order_and_a_warning_brings_out_those_before_it(
+    configured: io.StringIO,
+) -> None:
+    contextvars.copy_context().run(_log_a_call)
+    logging.getLogger("server.test").info("an info line through logging")
+    assert configured.getvalue() == ""  # both wait for the flush
+
+    logging.getLogger("server.test").warning("disk almost full")
+
+    lines = [json.loads(line) for line in configured.getvalue().splitlines()]
+    assert [line["msg"] for line in lines] == ["call", "an info line through logging", "disk almost full"]
+
+
+def test_past_max_pending_the_writer_flushes_itself(
+    configured: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "MAX_PENDING", 3)
+    for _ in range(3):
+        contextvars.copy_context().run(_log_a_call)
     assert configured.getvalue() == ""
+    contextvars.copy_context().run(_log_a_call)
+    assert len(configured.getvalue().splitlines()) == 4
+
+
+def test_lines_pending_at_exit_are_written(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "FLUSH_SECONDS", 60)
+    stdout = io.StringIO()
+    with _logging_to(stdout, monkeypatch):
+        contextvars.copy_context().run(_log_a_call)
+        [handler] = logging.getLogger().handlers
+        assert stdout.getvalue() == ""
+        logging.shutdown([lambda: handler])  # what the interpreter runs at exit
+    assert json.loads(stdout.getvalue())["msg"] == "call"
 
 
 def test_an_info_line_is_written_out_within_the_flush_interval_a_warning_at_once(
