@@ -75,7 +75,8 @@ def hash_token(token: str) -> str:
 
 class Authenticator:
     def __init__(self, keys: Sequence[ApiKey], require_read_auth: bool) -> None:
-        self._keys = list(keys)
+        # Each key with its digest as _match compares it, made once.
+        self._digests = [(key, key.token_sha256.lower().encode()) for key in keys]
         self._require_read_auth = require_read_auth
         # By id(key): the keys live as long as this authenticator.
         self._principals: dict[tuple[int, str], Principal] = {}
@@ -101,8 +102,8 @@ class Authenticator:
     def _match(self, token: str) -> ApiKey | None:
         presented = hash_token(token).encode()
         found: ApiKey | None = None
-        for key in self._keys:  # no early exit: every key costs the same
-            if hmac.compare_digest(presented, key.token_sha256.lower().encode()):
+        for key, digest in self._digests:  # no early exit: every key costs the same
+            if hmac.compare_digest(presented, digest):
                 found = key
         return found
 
