@@ -24,6 +24,10 @@ from server.storage.events import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 
+# At most one NOTIFY this often (seconds): the first write after a quiet
+# spell is announced at once, a storm's writes at most this much later.
+NOTIFY_INTERVAL = 0.005
+
 # One simple query, hence one implicit transaction: SET LOCAL lasts until its end.
 _NOTIFY = f"SET LOCAL synchronous_commit = off; SELECT pg_notify('{NOTIFY_CHANNEL}', '')"
 
@@ -57,3 +61,7 @@ class CommitSignal:
                 log.debug("commit signal not sent", exc_info=True)
                 return
             self.sent += 1
+            # Writes that end meanwhile share the next NOTIFY. Without a pause
+            # a storm had one sent after nearly every write: a transaction of
+            # its own, and a wake-up of every listening server, per event.
+            await asyncio.sleep(NOTIFY_INTERVAL)
