@@ -7,7 +7,8 @@ commit one at a time. Here the NOTIFY runs in a transaction of its own with
 synchronous_commit off: nothing in it needs to reach the disk (a lost
 notification is covered by the listeners' periodic check), so it holds that
 lock for microseconds, and under a storm one NOTIFY covers every write that
-committed while the previous one was being sent.
+committed while the previous one was being sent and in the NOTIFY_INTERVAL
+after it.
 
 Sent after a failed write too: an aborted transaction may have been holding
 the watchers' bound back (storage/events.py, final_cursor).
