@@ -19,12 +19,17 @@ from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.models import EventFilter
 
 
-def page_start(page_token: str, filters: dict[str, str]) -> int | None:
+def token_filters(event_filter: EventFilter) -> dict[str, str]:
+    """What a page token is bound to: every field of the filter, as text."""
+    return {k: str(v) for k, v in event_filter.model_dump(mode="json").items()}
+
+
+def page_start(page_token: str, event_filter: EventFilter) -> int | None:
     """The cursor below which the page starts; None for the first page."""
     if not page_token:
         return None
     try:
-        return decode_page_token(page_token, filters)
+        return decode_page_token(page_token, token_filters(event_filter))
     except MalformedToken as error:
         raise InvalidArgument([FieldViolation("page_token", str(error))]) from error
 
@@ -100,8 +105,8 @@ async def read_page(
     page holds is read to know whether another page follows. A page of large
     events ends early (PAGE_TEXT_BUDGET), with a token to the rest.
     """
-    filters = {k: str(v) for k, v in event_filter.model_dump(mode="json").items()}
-    found = await read(event_filter, limit + 1, page_start(page_token, filters))
+    found = await read(event_filter, limit + 1, page_start(page_token, event_filter))
     events = within_budget(found[:limit])
-    more = len(found) > len(events)
-    return Page(events, limit, encode_page_token(events[-1].cursor, filters) if more else "")
+    if len(found) == len(events):
+        return Page(events, limit, "")
+    return Page(events, limit, encode_page_token(events[-1].cursor, token_filters(event_filter)))
