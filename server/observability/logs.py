@@ -223,8 +223,19 @@ class LineHandler(logging.StreamHandler[TextIO]):
                     lines.append(line + self.terminator)
             if not lines:
                 return False
-            self.stream.write("".join(lines))
+            self._write(lines)
             return True
+
+    def _write(self, lines: list[str]) -> None:
+        try:
+            self.stream.write("".join(lines))
+        except UnicodeError:
+            # One line the stream cannot encode: the others still go out.
+            for line in lines:
+                try:
+                    self.stream.write(line)
+                except UnicodeError:
+                    self.handleError(logging.makeLogRecord({"msg": "unencodable log line"}))
 
     def _format_call_line(self, line: _CallLine) -> str | None:
         try:

@@ -213,3 +213,16 @@ def test_an_info_line_is_written_out_within_the_flush_interval_a_warning_at_once
         logging.getLogger("server.test").warning("disk almost full")
         assert b"disk almost full" in written(within=interval / 10)
     os.close(read_end)
+
+
+def test_a_line_the_stream_cannot_encode_costs_only_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(logs, "FLUSH_SECONDS", 60)
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # handleError quietly
+    raw = io.BytesIO()
+    stdout = io.TextIOWrapper(raw, encoding="utf-8", errors="strict", write_through=True)
+    with _logging_to(stdout, monkeypatch):
+        log_call(kind="http", method="GET /x", status="200", duration=0.001, peer="\ud800")
+        log_call(kind="http", method="GET /y", status="200", duration=0.001, peer="ok")
+        logging.getLogger().handlers[0].flush()
+        [line] = raw.getvalue().decode().splitlines()
+    assert json.loads(line)["method"] == "GET /y"
