@@ -74,6 +74,8 @@ class App:
     # Work the server does on its own (the re-redaction and retention passes),
     # cancelled at stop.
     background: set[asyncio.Task[Any]]
+    # What /metrics renders.
+    metrics: Metrics
 
     @property
     def http_port(self) -> int:
@@ -289,4 +291,5 @@ def create_app(
         http=http,
         sse_watch=sse_watch,
         background=background,
+        metrics=metrics,
     )

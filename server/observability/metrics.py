@@ -168,8 +168,16 @@ class Metrics:
         self.live = _Live()
         r.register(self.live)
         self._kinds: set[str] = set()
+        self._settles: list[Callable[[], None]] = []
+
+    def before_render(self, settle: Callable[[], None]) -> None:
+        """`settle` brings counts kept back in batches up to date; called on
+        every render, so a scrape never misses a call that has ended."""
+        self._settles.append(settle)
 
     def render(self) -> bytes:
+        for settle in self._settles:
+            settle()
         return generate_latest(self.registry)
 
     # --- what the operations report ---

@@ -15,6 +15,7 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 from prometheus_client.parser import text_string_to_metric_families
 
+from server.observability.grpc_calls import SETTLE_EVERY
 from tests.harness import INGEST, TOKENS, Service, bearer
 from tests.samples import sample_bytes
 from tests.watching import Subscription
@@ -34,6 +35,17 @@ async def scrape(service: Service) -> dict[tuple[str, frozenset[tuple[str, str]]
         for family in text_string_to_metric_families(response.text)
         for sample in family.samples
     }
+
+
+async def test_unary_calls_are_counted_in_batches_without_a_scrape(service: Service) -> None:
+    # Counted in batches of SETTLE_EVERY (and on every scrape): a server no
+    # one scrapes keeps a bounded backlog, and its registry stays current.
+    list_recent = {"grpc_type": "unary", "grpc_service": "awooop.channel_events.v1.EventService",
+                   "grpc_method": "ListRecentEvents", "grpc_code": "OK"}
+    for _ in range(SETTLE_EVERY):
+        await service.events.ListRecentEvents(events_pb2.ListRecentEventsRequest(limit=1))
+    registry = service.app.metrics.registry
+    assert registry.get_sample_value("grpc_server_handled_total", list_recent) == SETTLE_EVERY
 
 
 def value(samples: dict[tuple[str, frozenset[tuple[str, str]]], float], name: str, **labels: str) -> float:
