@@ -86,7 +86,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from server.domain.redaction._common import Rule, marker
 from server.domain.redaction._encoded import SECRET_DATA_RULE, encoded_or_random_rule
@@ -271,20 +271,45 @@ _REMEMBERED_MAX = 8192
 _remembered: dict[str, str] = {}
 
 
-def _redact(text: str) -> str:
-    # Hints are looked up in the text as it came: a replacement only takes a
-    # secret out and puts a marker in, and no rule starts at a marker, so a hint
-    # that appears only afterwards could not lead to a match.
-    lowered = text.lower()
+# Every rule's hints in one pattern (the longest first, though any order
+# would do: only whether one occurs is asked). Most short texts an alert
+# brings that are new to the redactor (ids, fingerprints, pod names) hold no
+# hint at all: one scan for any of them costs ~2.8 µs where asking each rule
+# in turn cost ~5.9 µs (bench/RESULTS.md, the sixth pass).
+_ANY_HINT = re.compile(
+    "|".join(
+        re.escape(hint)
+        for hint in sorted({hint for rule in _RULES for hint in rule.hints}, key=len, reverse=True)
+    )
+)
+# The rules that run on every text, in their order in _RULES.
+_UNHINTED_RULES = tuple(rule for rule in _RULES if not rule.hints)
+
+
+def _rules_for(lowered: str) -> Sequence[Rule]:
+    """The rules to run, in order, on a text whose lower-case form is
+    ``lowered``: those without hints, and those with a hint in it."""
+    if _ANY_HINT.search(lowered) is None:
+        return _UNHINTED_RULES
+    found: list[Rule] = []
     for rule in _RULES:
-        # A plain loop, not any(<generator>): most strings are short and most
-        # rules are skipped, so this check is most of the cost of a call.
+        # A plain loop, not any(<generator>): this check is most of the cost
+        # of a short text that holds a hint.
         if rule.hints:
             for hint in rule.hints:
                 if hint in lowered:
                     break
             else:
                 continue
+        found.append(rule)
+    return found
+
+
+def _redact(text: str) -> str:
+    # Hints are looked up in the text as it came: a replacement only takes a
+    # secret out and puts a marker in, and no rule starts at a marker, so a hint
+    # that appears only afterwards could not lead to a match.
+    for rule in _rules_for(text.lower()):
         text = rule.pattern.sub(rule.replace, text)
     return text
 
