@@ -63,6 +63,10 @@ def _redacted_fields(model: type[BaseModel]) -> tuple[str, ...]:
 
 
 def _redacted_value(value: Any) -> Any:
+    # Most values are plain strings: asked first, by exact type, since a
+    # string subclass (a StrEnum member) must reach the Enum check below.
+    if type(value) is str:
+        return redact_text(value)
     if isinstance(value, Enum):  # the service's own words (a StrEnum is a str too)
         return value
     if isinstance(value, str):
