@@ -12,7 +12,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
+from typing import TypeAlias, TypeVar
 
 from server.domain.errors import FieldViolation, InvalidArgument
 from server.domain.redaction import redact_text
@@ -119,38 +119,70 @@ class Violations:
         return parsed
 
     def text(self, value: str, name: str) -> None:
-        """A string PostgreSQL can store and UTF-8 can carry: no NUL character
-        (text and jsonb refuse it) and no lone surrogate (a JSON body may
-        escape one, "\\ud800", which no UTF-8 encoder accepts)."""
-        if "\x00" in value:
-            self.add(name, "must not contain NUL characters (U+0000)")
-        elif not value.isascii():
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                self.add(name, "must be valid Unicode (no lone surrogates)")
+        """A string PostgreSQL can store and UTF-8 can carry (`text_problem`)."""
+        problem = text_problem(value)
+        if problem is not None:
+            self.add(name, problem)
 
     def json_value(self, value: object, name: str) -> None:
         """A JSON value the service can store and every reader can serve back:
         nested at most MAX_JSON_DEPTH deep, finite numbers, storable strings
-        and keys. Iterative, so no input can exhaust the Python stack."""
-        stack: list[tuple[object, str, int]] = [(value, name, 1)]
+        and keys. Iterative, so no input can exhaust the Python stack.
+
+        An item's path is spelled out only when it is reported: a webhook's
+        payload has dozens of keys, and making each one's path string cost
+        more than checking it (bench/RESULTS.md, the sixth pass)."""
+        stack: list[tuple[object, _JsonPath, int]] = [(value, name, 1)]
         while stack and len(self.found) < MAX_VIOLATIONS:
             item, path, depth = stack.pop()
             if depth > MAX_JSON_DEPTH:
-                self.add(path, f"nested deeper than {MAX_JSON_DEPTH} levels")
+                self.add(json_path(path), f"nested deeper than {MAX_JSON_DEPTH} levels")
             elif isinstance(item, str):
-                self.text(item, path)
+                problem = text_problem(item)
+                if problem is not None:
+                    self.add(json_path(path), problem)
             elif isinstance(item, float):
                 if not math.isfinite(item):
-                    self.add(path, "must be a finite number")
+                    self.add(json_path(path), "must be a finite number")
             elif isinstance(item, dict):
                 for key, child in item.items():
-                    child_path = f"{path}.{key_path(key)}"
-                    self.text(key, f"{child_path} (key)")
+                    child_path = (path, key)
+                    problem = text_problem(key)
+                    if problem is not None:
+                        self.add(f"{json_path(child_path)} (key)", problem)
                     stack.append((child, child_path, depth + 1))
             elif isinstance(item, list):
-                stack.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+                stack.extend(((child, (path, i), depth + 1) for i, child in enumerate(item)))
+
+
+# Where an item of a JSON value is: the field's name, or (the path of its
+# parent, its key or index), spelled out by `json_path` only when reported.
+_JsonPath: TypeAlias = str | tuple["_JsonPath", str | int]
+
+
+def json_path(path: _JsonPath) -> str:
+    """`body.alerts[0].labels.pod`: keys as `key_path` writes them."""
+    steps: list[str | int] = []
+    while isinstance(path, tuple):
+        path, step = path
+        steps.append(step)
+    return path + "".join(
+        f"[{step}]" if isinstance(step, int) else f".{key_path(step)}" for step in reversed(steps)
+    )
+
+
+def text_problem(value: str) -> str | None:
+    """What keeps a string from being stored, or None: PostgreSQL's text and
+    jsonb refuse a NUL character, and no UTF-8 encoder accepts a lone
+    surrogate (a JSON body may escape one, "\\ud800")."""
+    if "\x00" in value:
+        return "must not contain NUL characters (U+0000)"
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return "must be valid Unicode (no lone surrogates)"
+    return None
 
 
 def key_path(key: str) -> str:
