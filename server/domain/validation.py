@@ -152,7 +152,7 @@ class Violations:
                         self.add(f"{json_path(child_path)} (key)", problem)
                     stack.append((child, child_path, depth + 1))
             elif isinstance(item, list):
-                stack.extend(((child, (path, i), depth + 1) for i, child in enumerate(item)))
+                stack.extend((child, (path, i), depth + 1) for i, child in enumerate(item))
 
 
 # Where an item of a JSON value is: the field's name, or (the path of its
