@@ -1,7 +1,7 @@
 """Every setting is in README.md's Configuration table, with its default.
 
-Two settings (AWOOOP_DATA_DIR, AWOOOP_EVENT_LOOP) had been served for
-sessions without a row there, so a newcomer could not find them.
+Two settings (AWOOOP_DATA_DIR, AWOOOP_EVENT_LOOP) were served for a while
+with no row there, and a newcomer could not find them.
 """
 
 from __future__ import annotations
