@@ -14,7 +14,6 @@ themselves already answer UNAVAILABLE then, from the pool).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -67,15 +66,16 @@ class Readiness:
         self._task = asyncio.create_task(self._run(), name="readiness")
 
     async def wait_ready(self, timeout: float | None) -> None:
-        await asyncio.wait_for(self._ready.wait(), timeout)
+        # asyncio.timeout, not wait_for: see server/storage/listener.py.
+        async with asyncio.timeout(timeout):
+            await self._ready.wait()
 
     async def close(self) -> None:
         # A load balancer stops sending before the server stops accepting.
         self._serving = False
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
     async def _run(self) -> None:

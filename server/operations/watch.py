@@ -34,7 +34,6 @@ no gap, is in server/domain/watch.py. How this module feeds it:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -224,11 +223,10 @@ class EventWatch(Generic[T]):
             await self._listener.close()
         except Exception:  # noqa: BLE001 - shutdown goes on
             log.exception("watch: the commit listener did not close cleanly")
-        for task in (self._hub, self._ticker):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+        tasks = [task for task in (self._hub, self._ticker) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._hub = self._ticker = None
 
     @property

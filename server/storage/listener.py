@@ -39,6 +39,12 @@ from server.storage.events import NOTIFY_CHANNEL, final_cursor
 
 log = logging.getLogger(__name__)
 
+# Waits are bounded with asyncio.timeout, never asyncio.wait_for: on Python
+# 3.11, wait_for drops a cancel that lands in the same turn of the loop as
+# the end of what it waits for (a notification arriving as the server stops),
+# and the listener then ran on and its close() waited forever
+# (tests/storage/test_commit_listener.py).
+
 # How operators (and tests) find this connection in pg_stat_activity.
 APPLICATION_NAME = "channel-events-listener"
 
@@ -92,8 +98,9 @@ class CommitListener:
         self._users += 1
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="commit-listener")
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._connected.wait(), first_connect_timeout)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(first_connect_timeout):
+                await self._connected.wait()
 
     async def close(self) -> None:
         """Stops listening once every user that started it has closed it."""
@@ -102,8 +109,10 @@ class CommitListener:
             return
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Its end, whatever it was; a cancel of close() itself still
+            # reaches the caller (awaiting the task and suppressing
+            # CancelledError would swallow that one too).
+            await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
         await self._drop_connection()
 
@@ -144,16 +153,16 @@ class CommitListener:
             # makes one more read.
             self._poked.clear()
             if self._interested() or loop.time() - last_read >= self._check_interval:
-                final, pending = await asyncio.wait_for(
-                    final_cursor(connection), self._check_interval
-                )
+                async with asyncio.timeout(self._check_interval):
+                    final, pending = await final_cursor(connection)
                 last_read = loop.time()
                 self._on_commit(final)
             else:
                 pending = False
             wait = self._pending_interval if pending else self._check_interval
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._poked.wait(), wait)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait):
+                    await self._poked.wait()
             if self._lost.is_set():
                 return
 
@@ -170,6 +179,7 @@ class CommitListener:
             return
         # Closing a connection whose server is gone may hang: bound it.
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(connection.close(), 2.0)
+            async with asyncio.timeout(2.0):
+                await connection.close()
         if not connection.is_closed():
             connection.terminate()
