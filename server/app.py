@@ -168,7 +168,8 @@ def _timed(rendering: Rendering[T], metrics: Metrics, transport: str) -> Renderi
 def _observe_live(
     metrics: Metrics, store: Store, watches: dict[str, EventWatch[Any]], listener: CommitListener
 ) -> None:
-    """What /metrics reads at scrape time: the pool, each transport's watch, the listener."""
+    """What /metrics reads at scrape time: the pool, each transport's watch, the
+    listener, group commit."""
     pool = store.pool
     metrics.live.pool = lambda: (
         pool.get_size(), pool.get_size() - pool.get_idle_size(), pool.get_max_size()
@@ -176,6 +177,8 @@ def _observe_live(
     for transport, watch in watches.items():
         metrics.live.watches[transport] = lambda watch=watch: _watch_figures(watch)  # type: ignore[misc]
     metrics.live.listener_connects = lambda: listener.connects
+    group = store.group_commit
+    metrics.live.group_commit = lambda: (group.batches, group.events)
 
 
 def _watch_figures(watch: EventWatch[Any]) -> tuple[int, int, int, int]:

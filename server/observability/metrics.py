@@ -58,6 +58,8 @@ class _Live(Collector):
         # Per transport: streams, behind the hub, catch-up reads, overflows.
         self.watches: dict[str, Callable[[], tuple[int, int, int, int]]] = {}
         self.listener_connects: Callable[[], int] | None = None
+        # Group commit: batches written, events in them.
+        self.group_commit: Callable[[], tuple[int, int]] | None = None
 
     def collect(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:
         if self.pool is not None:
@@ -96,6 +98,19 @@ class _Live(Collector):
                 "channel_events_listener_reconnects",
                 "Times the commit listener reconnected after losing its connection.",
                 value=max(0, self.listener_connects() - 1),
+            )
+
+        if self.group_commit is not None:
+            batches, events = self.group_commit()
+            yield CounterMetricFamily(
+                "channel_events_group_commit_batches",
+                "Batches of single events written together (RecordAlertEvent).",
+                value=batches,
+            )
+            yield CounterMetricFamily(
+                "channel_events_group_commit_events",
+                "Events written in those batches: over the batches, their mean size.",
+                value=events,
             )
 
     def describe(self) -> Iterable[GaugeMetricFamily | CounterMetricFamily]:

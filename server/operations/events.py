@@ -205,7 +205,7 @@ class EventOperations:
         event's own violations."""
         with self._counting_rejections(event.provider):
             new_event = await cpu.run(request_bytes, _prepare_alert_event, event, undecodable)
-        [recorded] = await self._store.record_events([new_event])
+        recorded = await self._store.record_event(new_event)
         self._count(event.provider, [new_event], [recorded])
         return recorded
 

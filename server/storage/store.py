@@ -27,6 +27,7 @@ from server.domain.models import (
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
 from server.storage import database, events, partitions, recurrence, runs, work_items
 from server.storage.commit_signal import CommitSignal
+from server.storage.group_commit import GroupCommit
 
 R = TypeVar("R")
 
@@ -65,6 +66,8 @@ class Store:
         self.dsn = dsn
         # Wakes every server's watch after each event write.
         self.commit_signal = CommitSignal(pool)
+        # Single events written together (RecordAlertEvent under a storm).
+        self.group_commit = GroupCommit(self.record_events)
 
     def connection(self) -> PooledConnection:
         """A pooled connection, for one `async with`."""
@@ -99,6 +102,11 @@ class Store:
             )
         finally:
             self.commit_signal.written()
+
+    async def record_event(self, new_event: NewEvent) -> Recorded:
+        """One event, written in one batch with the others that arrive
+        meanwhile (group_commit.py): committed when this returns."""
+        return await self.group_commit.record(new_event)
 
     async def _write_events(self, write: Callable[[asyncpg.Connection], Awaitable[R]]) -> R:
         """`write` in a transaction of its own. A write never fails for want of

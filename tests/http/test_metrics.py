@@ -170,3 +170,12 @@ async def test_a_request_id_is_taken_or_made_returned_and_in_error_details(servi
         assert bad.headers["x-request-id"] == "http-2"
         assert json.loads(bad.text)["request_id"] == "http-2"
         assert len((await client.get("/healthz")).headers["x-request-id"]) == 32
+
+
+async def test_group_commit_is_counted_in_batches_and_events(service: Service) -> None:
+    await asyncio.gather(*(service.record(event_id=f"g-{n}") for n in range(5)))
+    samples = await scrape(service)
+    events = value(samples, "channel_events_group_commit_events_total")
+    batches = value(samples, "channel_events_group_commit_batches_total")
+    assert events == 5
+    assert 1 <= batches <= 5

@@ -1,0 +1,162 @@
+"""Group commit: single-event writes that arrive together share one write.
+
+Under an alert storm a server holds many RecordAlertEvent calls at once, each
+with one event. Written one by one, each costs a transaction of its own: three
+round trips, a commit in PostgreSQL, and asyncpg's work for each, all on the
+server's one core. Here an event joins a queue instead, and a writer takes
+everything queued so far and records it as one batch (record_events(): one
+statement in one transaction, exactly as a webhook body's alerts are).
+
+- Nothing waits for company. When no batch is being written (WRITERS), an
+  event's write starts at once; an event only waits while one is, and then
+  joins the next batch. The busier the server, the larger the batch
+  and the cheaper each event; a lone call costs what it did before.
+- A caller's answer is its own: its event's Recorded once the batch has
+  committed, in the order the events were queued (so a duplicate key sent
+  twice is recorded once, then as a duplicate, as if sent one after the
+  other). A batch refused for what one event holds (DATA_ERRORS) is written
+  again one event at a time, so only that event's call fails. A batch that
+  fails for any other reason (the database is down, a statement timed out)
+  fails every call in it, as each alone would have.
+- A call that ends early (its deadline passed, its client went away) takes
+  its event back while it is still queued: nothing of it is written. Once its
+  batch is being written it commits or fails with the others, unless every
+  call of that batch has ended, in which case the write is cancelled and
+  rolls back. A client that saw DEADLINE_EXCEEDED cannot know whether its
+  event landed (it never could: a COMMIT may be lost on the way back); its
+  retry is recorded as a duplicate, never as a second occurrence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import asyncpg
+
+from server.domain.models import NewEvent, Recorded
+
+# Batches written at once by one server. One: while it commits, the next
+# batch gathers. Measured at 16 calls in flight, one writer recorded 1,348
+# events/s, two 1,180, four 996, and one event per transaction 964: more
+# writers only split a storm into smaller batches, and the per-batch work
+# (three round trips, asyncpg's, PostgreSQL's commit) is what there is to save
+# (bench/RESULTS.md, group commit).
+WRITERS = 1
+# Events per batch at most: a cursor has room for 2^20 per transaction
+# (migration 0005), and a batch is one statement of this many array elements.
+MAX_BATCH = 256
+
+# What PostgreSQL or asyncpg answers for a value it will not store (SQLSTATE
+# classes 22 and 23, and asyncpg's own encoding errors, also DataError): the
+# fault of one event, not of the batch.
+DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
+
+Write = Callable[[Sequence[NewEvent]], Awaitable[list[Recorded]]]
+
+
+@dataclass(slots=True)
+class _Queued:
+    event: NewEvent
+    # Cancelled when its call ends early (the caller's await is cancelled).
+    answer: asyncio.Future[Recorded]
+
+
+class GroupCommit:
+    def __init__(self, write: Write, *, writers: int = WRITERS, max_batch: int = MAX_BATCH) -> None:
+        # Records a batch, all or nothing, answering in the batch's order.
+        self._write = write
+        self._writers = writers
+        self._max_batch = max_batch
+        self._queue: deque[_Queued] = deque()
+        self._running = 0
+        # The writers' tasks: the loop holds only weak references to a task.
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Batches written and events in them (metrics, benches and tests read them).
+        self.batches = 0
+        self.events = 0
+
+    async def record(self, event: NewEvent) -> Recorded:
+        """Records `event`, in a batch with whatever else is queued."""
+        queued = _Queued(event, asyncio.get_running_loop().create_future())
+        self._queue.append(queued)
+        if self._running < self._writers:
+            self._start_writer()
+        try:
+            return await queued.answer
+        except asyncio.CancelledError:
+            # Still queued: taken back. Already taken: its batch decides.
+            if queued in self._queue:
+                self._queue.remove(queued)
+            raise
+
+    def _start_writer(self) -> None:
+        self._running += 1
+        task = asyncio.get_running_loop().create_task(self._write_next(), name="group-commit")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _write_next(self) -> None:
+        # The batch is taken when the writer first runs, not when it was
+        # started: events queued in between join it.
+        batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+        try:
+            if batch:
+                await self._write_batch(batch)
+        finally:
+            self._running -= 1
+            if self._queue and self._running < self._writers:
+                self._start_writer()
+
+    async def _write_batch(self, batch: list[_Queued]) -> None:
+        writing = asyncio.current_task()
+        assert writing is not None
+
+        def cancel_if_unwanted(_: asyncio.Future[Recorded]) -> None:
+            if all_gone(batch):
+                writing.cancel()
+
+        for queued in batch:
+            queued.answer.add_done_callback(cancel_if_unwanted)
+        try:
+            recorded = await self._write([queued.event for queued in batch])
+        except asyncio.CancelledError:
+            # Every caller has gone (the write rolled back), or the loop is
+            # closing: no caller is left waiting for an answer.
+            if all_gone(batch):
+                return
+            for queued in batch:
+                queued.answer.cancel()
+            raise
+        except DATA_ERRORS as error:
+            if len(batch) == 1:
+                _fail(batch, error)
+                return
+            for queued in batch:  # find the one: each alone
+                if not queued.answer.done():
+                    await self._write_batch([queued])
+            return
+        except Exception as error:  # noqa: BLE001 - every caller gets it
+            _fail(batch, error)
+            return
+        finally:
+            for queued in batch:
+                queued.answer.remove_done_callback(cancel_if_unwanted)
+        self.batches += 1
+        self.events += len(batch)
+        for queued, result in zip(batch, recorded, strict=True):
+            if not queued.answer.done():
+                queued.answer.set_result(result)
+
+
+def _fail(batch: list[_Queued], error: Exception) -> None:
+    for queued in batch:
+        if not queued.answer.done():
+            queued.answer.set_exception(error)
+
+
+def all_gone(batch: list[_Queued]) -> bool:
+    """Every call of the batch has ended early."""
+    return all(queued.answer.cancelled() for queued in batch)

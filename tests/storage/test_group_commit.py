@@ -1,0 +1,162 @@
+"""Group commit's rules (server/storage/group_commit.py), with a write whose
+progress the test controls; tests/api/test_group_commit.py runs them against a
+real PostgreSQL behind a real server."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import asyncpg
+import pytest
+
+from server.domain.derivation import derive_event
+from server.domain.models import AlertEventInput, NewEvent, Recorded
+from server.storage.group_commit import GroupCommit
+
+pytestmark = pytest.mark.timeout(10)
+
+
+def new_event(name: str) -> NewEvent:
+    return derive_event(AlertEventInput(project_id="alpha", provider="alertmanager", event_id=name))
+
+
+class Writes:
+    """The write behind GroupCommit: records each batch it is given, and
+    holds it until the test lets it go (when `held`)."""
+
+    def __init__(self, held: bool = False, refuse: str = "", fail: bool = False) -> None:
+        self.batches: list[list[str]] = []
+        self.held = held
+        self.release = asyncio.Event()
+        self.started = asyncio.Event()
+        self.cancelled: list[list[str]] = []
+        # A batch holding this event is refused as PostgreSQL refuses a value.
+        self.refuse = refuse
+        self.fail = fail
+
+    async def __call__(self, events: Sequence[NewEvent]) -> list[Recorded]:
+        names = [e.provider_event_id.removeprefix("alertmanager:") for e in events]
+        self.batches.append(names)
+        self.started.set()
+        try:
+            if self.held:
+                await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled.append(names)
+            raise
+        if self.refuse in names:
+            raise asyncpg.CharacterNotInRepertoireError("invalid byte sequence")
+        if self.fail:
+            raise ConnectionResetError("the database went away")
+        return [
+            Recorded(id=e.id, provider_event_id=e.provider_event_id, cursor=i, is_duplicate=False)
+            for i, e in enumerate(events)
+        ]
+
+
+async def test_a_lone_event_is_written_at_once_on_its_own() -> None:
+    writes = Writes()
+    recorded = await GroupCommit(writes).record(new_event("a"))
+    assert recorded.provider_event_id == "alertmanager:a"
+    assert writes.batches == [["a"]]
+
+
+async def test_events_that_arrive_during_a_write_share_the_next_each_answered_its_own() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    events = [new_event(name) for name in "abcd"]
+    first = asyncio.create_task(group.record(events[0]))
+    await writes.started.wait()
+    rest = [asyncio.create_task(group.record(event)) for event in events[1:]]
+    await asyncio.sleep(0.01)
+    assert writes.batches == [["a"]]  # b, c and d wait for a's write
+    writes.release.set()
+    answers = await asyncio.gather(first, *rest)
+    assert writes.batches == [["a"], ["b", "c", "d"]]  # in the order they came
+    assert [a.id for a in answers] == [e.id for e in events]
+    assert (group.batches, group.events) == (2, 4)
+
+
+async def test_a_batch_is_at_most_max_batch_events() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes, max_batch=2)
+    calls = [asyncio.create_task(group.record(new_event(name))) for name in "abcde"]
+    await writes.started.wait()
+    writes.release.set()
+    await asyncio.gather(*calls)
+    assert writes.batches == [["a", "b"], ["c", "d"], ["e"]]
+
+
+async def test_an_event_the_database_refuses_fails_only_its_own_call() -> None:
+    writes = Writes(held=True, refuse="c")
+    group = GroupCommit(writes)
+    first = asyncio.create_task(group.record(new_event("a")))
+    await writes.started.wait()
+    rest = [asyncio.create_task(group.record(new_event(name))) for name in "bcd"]
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    answers = await asyncio.gather(first, *rest, return_exceptions=True)
+    assert isinstance(answers[2], asyncpg.DataError)
+    assert [a.provider_event_id for a in answers if isinstance(a, Recorded)] == [
+        "alertmanager:a", "alertmanager:b", "alertmanager:d"
+    ]
+    # The batch was refused whole, then each of its events was written alone.
+    assert writes.batches == [["a"], ["b", "c", "d"], ["b"], ["c"], ["d"]]
+
+
+async def test_a_batch_that_fails_for_another_reason_fails_every_call_in_it_once() -> None:
+    writes = Writes(held=True, fail=True)
+    group = GroupCommit(writes)
+    first = asyncio.create_task(group.record(new_event("a")))
+    await writes.started.wait()
+    rest = [asyncio.create_task(group.record(new_event(name))) for name in "bc"]
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    answers = await asyncio.gather(first, *rest, return_exceptions=True)
+    assert all(isinstance(a, ConnectionResetError) for a in answers)
+    assert writes.batches == [["a"], ["b", "c"]]  # not tried again one by one
+
+
+async def test_a_call_that_ends_while_queued_takes_its_event_back() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    first = asyncio.create_task(group.record(new_event("a")))
+    await writes.started.wait()
+    gone = asyncio.create_task(group.record(new_event("b")))
+    kept = asyncio.create_task(group.record(new_event("c")))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    await asyncio.gather(first, kept)
+    assert gone.cancelled()
+    assert writes.batches == [["a"], ["c"]]
+
+
+async def test_a_batch_whose_every_call_ended_is_cancelled() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    calls = [asyncio.create_task(group.record(new_event(name))) for name in "ab"]
+    await writes.started.wait()
+    for call in calls:
+        call.cancel()
+    await asyncio.sleep(0.01)
+    assert writes.cancelled == [["a", "b"]]  # rolled back, not committed
+    # And the group goes on: the next event is written at once.
+    writes.held = False
+    assert (await group.record(new_event("c"))).provider_event_id == "alertmanager:c"
+
+
+async def test_a_batch_with_one_call_left_is_written_for_it() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    gone, kept = [asyncio.create_task(group.record(new_event(name))) for name in "ab"]
+    await writes.started.wait()
+    gone.cancel()
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    assert (await kept).provider_event_id == "alertmanager:b"
+    assert writes.cancelled == []
+    assert writes.batches == [["a", "b"]]
+
