@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -62,24 +64,31 @@ def _redacted_fields(model: type[BaseModel]) -> tuple[str, ...]:
     return tuple(name for name in model.model_fields if name not in NOT_REDACTED)
 
 
+# Types whose values hold no text to redact.
+_TEXTLESS = frozenset({bool, int, float, type(None), UUID, datetime})
+
+
 def _redacted_value(value: Any) -> Any:
-    # Most values are plain strings: asked first, by exact type, since a
-    # string subclass (a StrEnum member) must reach the Enum check below.
+    # Asked in the order values come: plain strings, values that hold no text
+    # (ids, times, numbers), nested models and containers. The first two by
+    # exact type, since a subclass (a StrEnum member) must reach the Enum check.
     if type(value) is str:
         return redact_text(value)
-    if isinstance(value, Enum):  # the service's own words (a StrEnum is a str too)
+    if type(value) in _TEXTLESS:
         return value
-    if isinstance(value, str):
-        return redact_text(value)
-    if isinstance(value, BaseModel) or (
-        dataclasses.is_dataclass(value) and not isinstance(value, type)
-    ):
+    if isinstance(value, BaseModel):
         return redacted(value)
     if isinstance(value, list | tuple):
         return [_redacted_value(item) for item in value]
     if isinstance(value, dict):
         # JSON: values under sensitive key names go whole, [name, value] pairs are read as such.
         return redact_json(value)
+    if isinstance(value, Enum):  # the service's own words (a StrEnum is a str too)
+        return value
+    if isinstance(value, str):
+        return redact_text(value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return redacted(value)
     return value
 
 

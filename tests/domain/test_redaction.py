@@ -669,3 +669,24 @@ def test_a_mebibyte_of_pathological_text_redacts_in_well_under_a_second(unit: st
     redact_text(text)
 
     assert time.perf_counter() - started < 1.0
+
+
+def test_a_run_is_judged_the_same_in_every_text_it_comes_back_in(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An event's ids come back in the keys derived from them (provider_event_id,
+    # recurrence_key): each run's kind is remembered, so the second text must
+    # get the answer the first one got, also after the memory was emptied.
+    from server.domain.redaction import _encoded
+
+    monkeypatch.setattr(_encoded, "_REMEMBERED_RUNS_MAX", 2)
+    runs = {
+        "Zq8vN2xR7tLp4Kw9Hs3Dm6Yb": marker("secret"),  # random-looking
+        "cGFzc3dvcmQ9aHVudGVyMg==": marker("password"),  # base64 of password=hunter2
+        "9f86d081884c7d659a2feaa0c55ad015": "9f86d081884c7d659a2feaa0c55ad015",  # hex: kept
+        "heartbeat-20261204T185339Z": "heartbeat-20261204T185339Z",  # a timestamp: kept
+    }
+    for _ in range(3):
+        for run, expected in runs.items():
+            assert redact_text(f"id {run} seen") == f"id {expected} seen"
+            assert redact_text(f"alertmanager:{run}") == f"alertmanager:{expected}"

@@ -29,6 +29,10 @@ def _printable(text: str) -> bool:
 
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
 
+# Runs up to this length have their kind remembered, at most this many at a time.
+_REMEMBERED_RUN_UP_TO = 256
+_REMEMBERED_RUNS_MAX = 8192
+
 
 def encoded_or_random_rule(
     redact: Callable[[str], str], looks_random: Callable[[str], bool]
@@ -37,13 +41,30 @@ def encoded_or_random_rule(
     that decodes to a secret (named after what it holds), else a random-looking
     string (``secret``)."""
 
-    def kind(match: re.Match[str]) -> str | None:
-        run = match.group(0)
+    def run_kind(run: str) -> str | None:
         if _BASE64_RUN.fullmatch(run):
             found = decoded_kind(run, redact)
             if found is not None:
                 return found
         return "secret" if looks_random(run) else None
+
+    # A run's kind depends on the run alone, and an event's ids come back in
+    # the keys derived from them (provider_event_id holds the event id,
+    # recurrence_key and a source ref the fingerprint): each run of an alert
+    # storm's unique ids is judged once, not once per text it is in. Emptied
+    # when full, like redact_text's texts.
+    remembered: dict[str, str | None] = {}
+
+    def kind(match: re.Match[str]) -> str | None:
+        run = match.group(0)
+        if len(run) > _REMEMBERED_RUN_UP_TO:
+            return run_kind(run)
+        if run in remembered:
+            return remembered[run]
+        if len(remembered) >= _REMEMBERED_RUNS_MAX:
+            remembered.clear()
+        found = remembered[run] = run_kind(run)
+        return found
 
     return Rule(
         "encoded_or_random",

@@ -358,7 +358,9 @@ def looks_random(run: str) -> bool:
     """
     # A timestamp in an id ("heartbeat-20261204T185339Z") is not randomness:
     # what is left must look random on its own.
-    run = _TIMESTAMP.sub("", run.rstrip("="))
+    run = run.rstrip("=")
+    if "T" in run:  # both forms hold one; most runs do not, and skip the scan
+        run = _TIMESTAMP.sub("", run)
     if len(run) < 14 or run.startswith(_PUBLIC_PREFIXES):
         return False
     has_upper = run != run.lower()
