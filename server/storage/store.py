@@ -91,20 +91,14 @@ class Store:
         self, new_events: Sequence[NewEvent], body: SourceBody | None = None
     ) -> list[Recorded]:
         """All of them or none, with the webhook body they came in, if any:
-        one statement, which PostgreSQL runs as a transaction of its own.
-
-        No BEGIN and COMMIT around it: they cost two round trips and
-        asyncpg's work for each, per batch (~15 us of the server's core per
-        event under a storm, bench/RESULTS.md, the seventh pass), and change
-        nothing a caller can see. A call cancelled while the statement runs
-        (its deadline passed) cancels the statement, which then leaves nothing
-        (tests/api/test_call_bounds.py); one cancelled as it completes may
-        have committed, as a COMMIT lost on its way back always could, and its
-        retry is then a duplicate, never a second occurrence."""
+        one statement, in a transaction of its own. BEGIN and COMMIT cost two
+        round trips, but no write waits on them (there is no shared lock), and
+        a call cancelled meanwhile (its deadline passed) never reaches COMMIT:
+        it leaves nothing, where a lone statement could commit after the
+        client gave up."""
         try:
             return await self._write_events(
-                lambda connection: events.insert_events(connection, new_events, body),
-                one_statement=True,
+                lambda connection: events.insert_events(connection, new_events, body)
             )
         finally:
             self.commit_signal.written()
@@ -114,31 +108,21 @@ class Store:
         meanwhile (group_commit.py): committed when this returns."""
         return await self.group_commit.record(new_event)
 
-    async def _write_events(
-        self, write: Callable[[asyncpg.Connection], Awaitable[R]], one_statement: bool = False
-    ) -> R:
-        """`write` in a transaction of its own (`one_statement`: `write` is a
-        single statement, its own transaction). A write never fails for want
-        of a partition: the retention pass creates them a week ahead, and
-        should no server have run it for that long, the write creates this
-        week's and tries once more (server/storage/partitions.py)."""
+    async def _write_events(self, write: Callable[[asyncpg.Connection], Awaitable[R]]) -> R:
+        """`write` in a transaction of its own. A write never fails for want of
+        a partition: the retention pass creates them a week ahead, and should
+        no server have run it for that long, the write creates this week's
+        and tries once more (server/storage/partitions.py)."""
         try:
-            return await self._in_transaction(write, one_statement)
+            async with self.connection() as connection, connection.transaction():
+                return await write(connection)
         except asyncpg.CheckViolationError as error:
             if not partitions.is_missing_partition(error):
                 raise
         async with self.connection() as connection:
             await partitions.ensure_current(connection)
-        return await self._in_transaction(write, one_statement)
-
-    async def _in_transaction(
-        self, write: Callable[[asyncpg.Connection], Awaitable[R]], one_statement: bool
-    ) -> R:
-        async with self.connection() as connection:
-            if one_statement:
-                return await write(connection)
-            async with connection.transaction():
-                return await write(connection)
+        async with self.connection() as connection, connection.transaction():
+            return await write(connection)
 
     async def record_run(self, run: RunInput) -> Run:
         async with self.connection() as connection, connection.transaction():
