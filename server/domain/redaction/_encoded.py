@@ -52,19 +52,22 @@ def encoded_or_random_rule(
     # the keys derived from them (provider_event_id holds the event id,
     # recurrence_key and a source ref the fingerprint): each run of an alert
     # storm's unique ids is judged once, not once per text it is in. Emptied
-    # when full, like redact_text's texts.
-    remembered: dict[str, str | None] = {}
+    # when full, like redact_text's texts. A run that holds nothing is
+    # remembered as "".
+    remembered: dict[str, str] = {}
 
     def kind(match: re.Match[str]) -> str | None:
         run = match.group(0)
         if len(run) > _REMEMBERED_RUN_UP_TO:
             return run_kind(run)
-        if run in remembered:
-            return remembered[run]
-        if len(remembered) >= _REMEMBERED_RUNS_MAX:
-            remembered.clear()
-        found = remembered[run] = run_kind(run)
-        return found
+        # One lookup, not `in` then `[]`: a worker thread (server/operations/cpu.py)
+        # may empty the memory in between.
+        found = remembered.get(run)
+        if found is None:
+            if len(remembered) >= _REMEMBERED_RUNS_MAX:
+                remembered.clear()
+            found = remembered[run] = run_kind(run) or ""
+        return found or None
 
     return Rule(
         "encoded_or_random",
