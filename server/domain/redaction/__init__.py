@@ -84,11 +84,12 @@ Bump :data:`REDACTION_VERSION` whenever a rule changes (SPEC section 6).
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
 import re
 from collections.abc import Mapping, Sequence
 
-from server.domain.redaction._common import Rule, marker
+from server.domain.redaction._common import REMEMBERED_MOST, REMEMBERED_UP_TO, Rule, marker
 from server.domain.redaction._encoded import SECRET_DATA_RULE, encoded_or_random_rule
 from server.domain.redaction._keys import is_sensitive_key, key_kind
 from server.domain.redaction._personal import CARD_RULES, EMAIL_RULE, PERSONAL_RULES
@@ -249,26 +250,11 @@ def redact_text(text: str) -> str:
     """Replace every secret found in ``text`` with ``[REDACTED:<kind>]``."""
     if not text:
         return text
-    if len(text) <= _REMEMBERED_UP_TO:
-        redacted = _remembered.get(text)
-        if redacted is None:
-            if len(_remembered) >= _REMEMBERED_MAX:
-                _remembered.clear()
-            redacted = _remembered[text] = _redact(text)
-        return redacted
+    if len(text) <= REMEMBERED_UP_TO:
+        return _redact_remembered(text)
     if len(text) >= _LINES_ONLY_FROM:
         return _redact_long(text)
     return _redact(text)
-
-
-# Short texts repeat: an alert storm's label values and titles, a log line's
-# method, status, peer and project. Their answers are remembered (redaction
-# is a pure function of the text). A plain dictionary, emptied when full,
-# rather than an LRU: a miss (unique text) must stay cheap, and then costs a
-# lookup and an insert (~0.1 µs beside ~5-20 µs of redaction).
-_REMEMBERED_UP_TO = 256
-_REMEMBERED_MAX = 8192
-_remembered: dict[str, str] = {}
 
 
 # Every rule's hints in one pattern (the longest first, though any order
@@ -313,6 +299,8 @@ def _redact(text: str) -> str:
         text = rule.pattern.sub(rule.replace, text)
     return text
 
+
+_redact_remembered = functools.lru_cache(maxsize=REMEMBERED_MOST)(_redact)
 
 _MULTI_LINE_RULES = tuple(rule for rule in _RULES if not rule.single_line)
 _SINGLE_LINE_RULES = tuple(rule for rule in _RULES if rule.single_line)

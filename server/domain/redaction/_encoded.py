@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Callable
 
-from server.domain.redaction._common import MARKER_PREFIX, Rule
+from server.domain.redaction._common import (
+    MARKER_PREFIX,
+    REMEMBERED_MOST,
+    REMEMBERED_UP_TO,
+    Rule,
+)
 
 # The longest run decoded; a longer one (an attached file) is left to the other rules.
 _MAX_DECODED_RUN = 65536
@@ -28,10 +34,6 @@ def _printable(text: str) -> bool:
 
 
 _BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{16,}={0,2}")
-
-# Runs up to this length have their kind remembered, at most this many at a time.
-_REMEMBERED_RUN_UP_TO = 256
-_REMEMBERED_RUNS_MAX = 8192
 
 
 def encoded_or_random_rule(
@@ -51,23 +53,12 @@ def encoded_or_random_rule(
     # A run's kind depends on the run alone, and an event's ids come back in
     # the keys derived from them (provider_event_id holds the event id,
     # recurrence_key and a source ref the fingerprint): each run of an alert
-    # storm's unique ids is judged once, not once per text it is in. Emptied
-    # when full, like redact_text's texts. A run that holds nothing is
-    # remembered as "".
-    remembered: dict[str, str] = {}
+    # storm's unique ids is judged once, not once per text it is in.
+    remembered_kind = functools.lru_cache(maxsize=REMEMBERED_MOST)(run_kind)
 
     def kind(match: re.Match[str]) -> str | None:
         run = match.group(0)
-        if len(run) > _REMEMBERED_RUN_UP_TO:
-            return run_kind(run)
-        # One lookup, not `in` then `[]`: a worker thread (server/operations/cpu.py)
-        # may empty the memory in between.
-        found = remembered.get(run)
-        if found is None:
-            if len(remembered) >= _REMEMBERED_RUNS_MAX:
-                remembered.clear()
-            found = remembered[run] = run_kind(run) or ""
-        return found or None
+        return remembered_kind(run) if len(run) <= REMEMBERED_UP_TO else run_kind(run)
 
     return Rule(
         "encoded_or_random",
