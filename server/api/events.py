@@ -7,6 +7,7 @@ each is in protos/awooop/channel_events/v1/events.proto.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 
 import grpc
@@ -15,7 +16,6 @@ from awooop.channel_events.v1 import events_pb2, events_pb2_grpc
 from server.api import convert
 from server.api.guard import current_principal
 from server.api.watch import GrpcEventWatch, watch_request
-from server.operations import cpu
 from server.operations.events import EventOperations
 
 
@@ -27,11 +27,12 @@ class EventService(events_pb2_grpc.EventServiceServicer):
     async def RecordAlertEvent(
         self, request: events_pb2.RecordAlertEventRequest, context: grpc.aio.ServicerContext
     ) -> events_pb2.RecordAlertEventResponse:
-        size = request.ByteSize()
-        # Decoding a big request (maps, a Struct, many refs) is CPU work too:
-        # it runs where the operation's own work does.
-        event, undecodable = await cpu.run(size, convert.alert_event_input, request)
-        recorded = await self._events.record_alert_event(event, size, undecodable)
+        # Decoding (maps, a Struct, refs) is CPU work too: it runs where and
+        # when the operation prepares the event (in its batch, or off the loop).
+        recorded = await self._events.record_alert_event(
+            request.provider, functools.partial(convert.alert_event_input, request),
+            request.ByteSize(),
+        )
         return convert.recorded_event(recorded, events_pb2.RecordAlertEventResponse)
 
     async def IngestProviderPayload(

@@ -10,7 +10,7 @@ below and the results back; no rule, limit or default lives there.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -104,6 +104,11 @@ class RecentEventsQuery(PageQuery):
     provider_prefix: str = ""
 
 
+# How the transport hands over a RecordAlertEvent it has not decoded yet:
+# the event, and the fields it could not decode.
+DecodeEvent = Callable[[], tuple[AlertEventInput, Sequence[FieldViolation]]]
+
+
 def _prepare_alert_event(
     event: AlertEventInput, undecodable: Sequence[FieldViolation]
 ) -> NewEvent:
@@ -194,19 +199,31 @@ class EventOperations:
             raise
 
     async def record_alert_event(
-        self,
-        event: AlertEventInput,
-        request_bytes: int,
-        undecodable: Sequence[FieldViolation] = (),
+        self, provider: str, decode: DecodeEvent, request_bytes: int
     ) -> Recorded:
-        """RecordAlertEvent. `request_bytes`: the size of the request as
-        received (a big one is worked off the event loop, server/operations/cpu.py);
-        `undecodable`: fields the transport could not decode, reported with the
-        event's own violations."""
-        with self._counting_rejections(event.provider):
-            new_event = await cpu.run(request_bytes, _prepare_alert_event, event, undecodable)
-        recorded = await self._store.record_event(new_event)
-        self._count(event.provider, [new_event], [recorded])
+        """RecordAlertEvent. `provider`: the request's, as sent (for metrics);
+        `decode`: the event as its caller described it, and the fields the
+        transport could not decode (reported with the event's own violations);
+        `request_bytes`: the size of the request as received.
+
+        A small request is decoded, checked, derived and redacted by the group
+        commit's writer, with the other events of its batch, for a storm's
+        sake (server/storage/group_commit.py); a big one first, off the event
+        loop (server/operations/cpu.py)."""
+        prepared: list[NewEvent] = []
+
+        def prepare() -> NewEvent:
+            event, undecodable = decode()
+            new_event = _prepare_alert_event(event, undecodable)
+            prepared.append(new_event)
+            return new_event
+
+        with self._counting_rejections(provider):
+            if request_bytes < cpu.OFFLOAD_BYTES:
+                recorded = await self._store.prepare_and_record_event(prepare, request_bytes)
+            else:
+                recorded = await self._store.record_event(await cpu.run(request_bytes, prepare))
+        self._count(provider, prepared, [recorded])
         return recorded
 
     async def ingest_provider_payload(self, payload: ProviderPayload) -> list[Recorded]:

@@ -18,6 +18,15 @@ statement in one transaction, exactly as a webhook body's alerts are).
   again one event at a time, so only that event's call fails. A batch that
   fails for any other reason (the database is down, a statement timed out)
   fails every call in it, as each alone would have.
+- An event may come unprepared (prepare_and_record): the writer then
+  decodes, checks, derives and redacts it when it takes the batch, one event
+  after the other. The same work done on each call's own turn, between grpc's
+  and asyncpg's work for other calls, ran with cold caches: a storm event
+  cost ~470 µs of the server's core there and ~400 µs prepared in its batch
+  (bench/RESULTS.md, the eighth pass). A preparation that fails (a bad field)
+  answers its own call, and the batch is written without it. A batch takes
+  at most PREPARE_BYTES of requests to prepare, so that a batch's preparation
+  holds the event loop no longer than one big request's would.
 - A call that ends early (its deadline passed, its client went away) takes
   its event back while it is still queued: nothing of it is written. Once its
   batch is being written it commits or fails with the others, unless every
@@ -49,19 +58,32 @@ WRITERS = 1
 # (migration 0005), and a batch is one statement of this many array elements.
 MAX_BATCH = 256
 
+# Bytes of request (their encoded size) one batch prepares at most, but
+# always at least one event: preparing is pure Python on the event loop, and
+# this bounds how long a batch's preparation keeps the loop from every other
+# call. The bound one big request is worked on the loop under
+# (server/operations/cpu.py's OFFLOAD_BYTES); a storm event is ~1 KB.
+PREPARE_BYTES = 64 * 1024
+
 # What PostgreSQL or asyncpg answers for a value it will not store (SQLSTATE
 # classes 22 and 23, and asyncpg's own encoding errors, also DataError): the
 # fault of one event, not of the batch.
 DATA_ERRORS = (asyncpg.DataError, asyncpg.IntegrityConstraintViolationError)
 
 Write = Callable[[Sequence[NewEvent]], Awaitable[list[Recorded]]]
+# Makes an event ready to store (decoding, checks, derivation, redaction).
+Prepare = Callable[[], NewEvent]
 
 
 @dataclass(slots=True)
 class _Queued:
-    event: NewEvent
     # Cancelled when its call ends early (the caller's await is cancelled).
     answer: asyncio.Future[Recorded]
+    # The event, once prepared; `prepare` makes it when its batch is taken.
+    event: NewEvent | None
+    prepare: Prepare | None = None
+    # The size of the request `prepare` works on (PREPARE_BYTES).
+    cost: int = 0
 
 
 class GroupCommit:
@@ -80,7 +102,17 @@ class GroupCommit:
 
     async def record(self, event: NewEvent) -> Recorded:
         """Records `event`, in a batch with whatever else is queued."""
-        queued = _Queued(event, asyncio.get_running_loop().create_future())
+        return await self._join(_Queued(asyncio.get_running_loop().create_future(), event))
+
+    async def prepare_and_record(self, prepare: Prepare, cost: int) -> Recorded:
+        """Records the event `prepare` makes, in a batch with whatever else is
+        queued. The writer calls `prepare` when it takes the batch, unless this
+        call has ended by then; what it raises is this call's answer. `cost`:
+        the size of the request it works on, in bytes."""
+        loop = asyncio.get_running_loop()
+        return await self._join(_Queued(loop.create_future(), None, prepare, cost))
+
+    async def _join(self, queued: _Queued) -> Recorded:
         self._queue.append(queued)
         if self._running < self._writers:
             self._start_writer()
@@ -101,7 +133,7 @@ class GroupCommit:
     async def _write_next(self) -> None:
         # The batch is taken when the writer first runs, not when it was
         # started: events queued in between join it.
-        batch = [self._queue.popleft() for _ in range(min(len(self._queue), self._max_batch))]
+        batch = self._take_batch()
         try:
             if batch:
                 await self._write_batch(batch)
@@ -109,6 +141,31 @@ class GroupCommit:
             self._running -= 1
             if self._queue and self._running < self._writers:
                 self._start_writer()
+
+    def _take_batch(self) -> list[_Queued]:
+        """The events at the head of the queue, prepared, up to max_batch of
+        them and PREPARE_BYTES of preparation. An event whose call has ended
+        is dropped unprepared; one whose preparation fails is answered with
+        its error and left out."""
+        batch: list[_Queued] = []
+        budget = PREPARE_BYTES
+        while self._queue and len(batch) < self._max_batch:
+            queued = self._queue[0]
+            if queued.event is None and queued.cost > budget and batch:
+                break
+            self._queue.popleft()
+            if queued.answer.done():  # cancelled, its caller not yet resumed
+                continue
+            if queued.event is None:
+                assert queued.prepare is not None
+                budget -= queued.cost
+                try:
+                    queued.event = queued.prepare()
+                except Exception as error:  # noqa: BLE001 - the call's own answer
+                    queued.answer.set_exception(error)
+                    continue
+            batch.append(queued)
+        return batch
 
     async def _write_batch(self, batch: list[_Queued]) -> None:
         writing = asyncio.current_task()
@@ -121,7 +178,7 @@ class GroupCommit:
         for queued in batch:
             queued.answer.add_done_callback(cancel_if_unwanted)
         try:
-            recorded = await self._write([queued.event for queued in batch])
+            recorded = await self._write([_prepared(queued) for queued in batch])
         except asyncio.CancelledError:
             # Every caller has gone (the write rolled back), or the loop is
             # closing: no caller is left waiting for an answer.
@@ -149,6 +206,11 @@ class GroupCommit:
         for queued, result in zip(batch, recorded, strict=True):
             if not queued.answer.done():
                 queued.answer.set_result(result)
+
+
+def _prepared(queued: _Queued) -> NewEvent:
+    assert queued.event is not None, "a batch holds prepared events only"
+    return queued.event
 
 
 def _fail(batch: list[_Queued], error: Exception) -> None:

@@ -27,7 +27,7 @@ from server.domain.models import (
 from server.domain.work_items import DryRunRecord, HandoffRecord, HistoryRecord
 from server.storage import database, events, partitions, recurrence, runs, work_items
 from server.storage.commit_signal import CommitSignal
-from server.storage.group_commit import GroupCommit
+from server.storage.group_commit import GroupCommit, Prepare
 
 R = TypeVar("R")
 
@@ -107,6 +107,11 @@ class Store:
         """One event, written in one batch with the others that arrive
         meanwhile (group_commit.py): committed when this returns."""
         return await self.group_commit.record(new_event)
+
+    async def prepare_and_record_event(self, prepare: Prepare, request_bytes: int) -> Recorded:
+        """As record_event, for the event `prepare` makes when its batch is
+        taken (group_commit.py); what `prepare` raises is raised here."""
+        return await self.group_commit.prepare_and_record(prepare, request_bytes)
 
     async def _write_events(self, write: Callable[[asyncpg.Connection], Awaitable[R]]) -> R:
         """`write` in a transaction of its own. A write never fails for want of

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Awaitable
 
 import asyncpg
+import grpc
+import httpx
 import pytest
+from awooop.channel_events.v1 import events_pb2
 
 from server.domain.derivation import derive_event
 from server.domain.models import AlertEventInput
 from server.storage.database import create_pool
 from server.storage.store import Store
-from tests.harness import Service
+from tests.harness import Service, violated_fields
 from tests.watching import Subscription
 
 pytestmark = pytest.mark.timeout(60)
@@ -83,3 +87,39 @@ async def test_an_event_postgresql_refuses_fails_alone_and_its_batch_is_written(
         ]
     finally:
         await pool.close()
+
+
+async def test_malformed_events_in_a_storm_are_refused_alone_and_the_rest_are_written(
+    service: Service,
+) -> None:
+    # Events are checked when their batch is taken (group_commit.py): a
+    # malformed one must still answer its own call, naming its field, and
+    # cost no other call anything.
+    def call(n: int) -> Awaitable[events_pb2.RecordAlertEventResponse]:
+        if n % 4 == 1:
+            return service.record(event_id=f"storm-{n}", stage="")
+        return service.record(event_id=f"storm-{n}", title=f"password=hunter{n}")
+
+    answers = await asyncio.gather(*(call(n) for n in range(32)), return_exceptions=True)
+    for n, answer in enumerate(answers):
+        if n % 4 == 1:
+            assert isinstance(answer, grpc.aio.AioRpcError), n
+            assert answer.code() == grpc.StatusCode.INVALID_ARGUMENT
+            assert violated_fields(answer) == ["stage"]
+        else:
+            assert isinstance(answer, events_pb2.RecordAlertEventResponse), (n, answer)
+            assert answer.provider_event_id == f"alertmanager:storm-{n}"
+    assert service.store.group_commit.batches < 24, "no two events shared a write"
+    async with service.store.pool.acquire() as connection:
+        stored = await connection.fetch("SELECT provider_event_id, content_redacted FROM events")
+    assert sorted(r["provider_event_id"] for r in stored) == sorted(
+        f"alertmanager:storm-{n}" for n in range(32) if n % 4 != 1
+    )
+    assert all("hunter" not in r["content_redacted"] for r in stored)
+    async with httpx.AsyncClient(timeout=10) as client:
+        text = (await client.get(f"http://127.0.0.1:{service.app.http_port}/metrics")).text
+    assert (
+        'channel_events_ingest_rejected_total{provider="alertmanager",reason="INVALID_ARGUMENT"} 8.0'
+        in text
+    )
+    assert 'channel_events_redactions_total{kind="password"} 24.0' in text

@@ -5,14 +5,14 @@ real PostgreSQL behind a real server."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import asyncpg
 import pytest
 
 from server.domain.derivation import derive_event
 from server.domain.models import AlertEventInput, NewEvent, Recorded
-from server.storage.group_commit import GroupCommit
+from server.storage.group_commit import PREPARE_BYTES, GroupCommit
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -160,3 +160,127 @@ async def test_a_batch_with_one_call_left_is_written_for_it() -> None:
     assert writes.cancelled == []
     assert writes.batches == [["a", "b"]]
 
+
+
+class Preparing:
+    """Prepare functions for GroupCommit.prepare_and_record that note when
+    each event is made; `refuse`: the one whose preparation fails."""
+
+    def __init__(self, refuse: str = "") -> None:
+        self.made: list[str] = []
+        self.refuse = refuse
+
+    def __call__(self, name: str) -> Callable[[], NewEvent]:
+        def prepare() -> NewEvent:
+            if name == self.refuse:
+                raise ValueError(f"{name} is malformed")
+            self.made.append(name)
+            return new_event(name)
+
+        return prepare
+
+
+async def test_queued_events_are_prepared_when_their_batch_is_taken_in_their_order() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    preparing = Preparing()
+    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
+    await writes.started.wait()
+    rest = [
+        asyncio.create_task(group.prepare_and_record(preparing(name), 100)) for name in "bcd"
+    ]
+    await asyncio.sleep(0.01)
+    assert preparing.made == ["a"]  # b, c and d wait, unprepared, for a's write
+    writes.release.set()
+    answers = await asyncio.gather(first, *rest)
+    assert preparing.made == ["a", "b", "c", "d"]
+    assert writes.batches == [["a"], ["b", "c", "d"]]
+    assert [a.provider_event_id for a in answers] == [f"alertmanager:{n}" for n in "abcd"]
+
+
+async def test_a_preparation_that_fails_answers_its_own_call_and_the_batch_goes_on() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    preparing = Preparing(refuse="c")
+    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
+    await writes.started.wait()
+    rest = [
+        asyncio.create_task(group.prepare_and_record(preparing(name), 100)) for name in "bcd"
+    ]
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    answers = await asyncio.gather(first, *rest, return_exceptions=True)
+    assert isinstance(answers[2], ValueError) and str(answers[2]) == "c is malformed"
+    assert [a.provider_event_id for a in answers if isinstance(a, Recorded)] == [
+        "alertmanager:a", "alertmanager:b", "alertmanager:d"
+    ]
+    assert writes.batches == [["a"], ["b", "d"]]
+    assert (group.batches, group.events) == (2, 3)
+
+
+async def test_a_batch_whose_every_preparation_fails_writes_nothing_and_the_next_goes_on() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    preparing = Preparing(refuse="b")
+    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
+    await writes.started.wait()
+    refused = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    await first
+    with pytest.raises(ValueError):
+        await refused
+    writes.held = False
+    assert (await group.prepare_and_record(preparing("c"), 100)).provider_event_id == (
+        "alertmanager:c"
+    )
+    assert writes.batches == [["a"], ["c"]]
+
+
+async def test_a_batch_prepares_at_most_prepare_bytes_of_requests_but_always_one() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    preparing = Preparing()
+    first = asyncio.create_task(group.record(new_event("a")))
+    await writes.started.wait()
+    costs = {"b": PREPARE_BYTES // 2, "c": PREPARE_BYTES // 2, "d": 1, "e": 3 * PREPARE_BYTES}
+    rest = [
+        asyncio.create_task(group.prepare_and_record(preparing(name), cost))
+        for name, cost in costs.items()
+    ]
+    # An event prepared already costs the batch nothing.
+    rest.append(asyncio.create_task(group.record(new_event("f"))))
+    await asyncio.sleep(0.01)
+    writes.release.set()
+    await asyncio.gather(first, *rest)
+    assert writes.batches == [["a"], ["b", "c"], ["d"], ["e", "f"]]
+
+
+async def test_a_call_that_ends_while_queued_is_never_prepared() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    preparing = Preparing()
+    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
+    await writes.started.wait()
+    gone = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
+    kept = asyncio.create_task(group.prepare_and_record(preparing("c"), 100))
+    await asyncio.sleep(0.01)
+    gone.cancel()
+    writes.release.set()  # before the cancelled call has run again
+    await asyncio.gather(first, kept)
+    assert gone.cancelled()
+    assert preparing.made == ["a", "c"]
+    assert writes.batches == [["a"], ["c"]]
+
+
+async def test_a_call_that_ends_as_its_batch_is_taken_is_never_prepared() -> None:
+    writes = Writes()
+    group = GroupCommit(writes)
+    preparing = Preparing()
+    gone = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
+    await asyncio.sleep(0)  # queued, and the writer is to run before it again
+    gone.cancel()
+    await asyncio.sleep(0.01)
+    assert gone.cancelled()
+    assert preparing.made == []
+    assert writes.batches == []
