@@ -26,7 +26,10 @@ statement in one transaction, exactly as a webhook body's alerts are).
   (bench/RESULTS.md, the eighth pass). A preparation that fails (a bad field)
   answers its own call, and the batch is written without it. A batch takes
   at most PREPARE_BYTES of requests to prepare, so that a batch's preparation
-  holds the event loop no longer than one big request's would.
+  holds the event loop no longer than one big request's would. Behind a
+  write that takes longer than PREPARE_AHEAD_AFTER (the database is slow or
+  away), queued events are prepared ahead: a malformed one is refused then,
+  not when the database answers.
 - A call that ends early (its deadline passed, its client went away) takes
   its event back while it is still queued: nothing of it is written. Once its
   batch is being written it commits or fails with the others, unless every
@@ -64,6 +67,12 @@ MAX_BATCH = 256
 # call. The bound one big request is worked on the loop under
 # (server/operations/cpu.py's OFFLOAD_BYTES); a storm event is ~1 KB.
 PREPARE_BYTES = 64 * 1024
+
+# How long a write runs before the events queued behind it are prepared
+# ahead of their batch (and again as often while it runs). A write under a
+# storm takes milliseconds; one that takes this long is waiting on the
+# database, and a call with a malformed event should not wait with it.
+PREPARE_AHEAD_AFTER = 0.05
 
 # What PostgreSQL or asyncpg answers for a value it will not store (SQLSTATE
 # classes 22 and 23, and asyncpg's own encoding errors, also DataError): the
@@ -134,10 +143,13 @@ class GroupCommit:
         # The batch is taken when the writer first runs, not when it was
         # started: events queued in between join it.
         batch = self._take_batch()
+        ahead = _PreparingAhead(self._queue)
         try:
             if batch:
+                ahead.start()
                 await self._write_batch(batch)
         finally:
+            ahead.stop()
             self._running -= 1
             if self._queue and self._running < self._writers:
                 self._start_writer()
@@ -157,12 +169,8 @@ class GroupCommit:
             if queued.answer.done():  # cancelled, its caller not yet resumed
                 continue
             if queued.event is None:
-                assert queued.prepare is not None
                 budget -= queued.cost
-                try:
-                    queued.event = queued.prepare()
-                except Exception as error:  # noqa: BLE001 - the call's own answer
-                    queued.answer.set_exception(error)
+                if not _prepare(queued):
                     continue
             batch.append(queued)
         return batch
@@ -206,6 +214,42 @@ class GroupCommit:
         for queued, result in zip(batch, recorded, strict=True):
             if not queued.answer.done():
                 queued.answer.set_result(result)
+
+
+class _PreparingAhead:
+    """While a write runs, prepares the events queued behind it every
+    PREPARE_AHEAD_AFTER, once it has run that long."""
+
+    def __init__(self, queue: deque[_Queued]) -> None:
+        self._queue = queue
+        self._timer: asyncio.TimerHandle | None = None
+
+    def start(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(PREPARE_AHEAD_AFTER, self._prepare)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _prepare(self) -> None:
+        # A call refused here ends; its entry stays queued, answered, and the
+        # writer drops it (_take_batch).
+        for queued in self._queue:
+            if queued.event is None and not queued.answer.done():
+                _prepare(queued)
+        self.start()
+
+
+def _prepare(queued: _Queued) -> bool:
+    """Makes the queued event; False, its call answered with the error,
+    when preparing it fails."""
+    assert queued.prepare is not None
+    try:
+        queued.event = queued.prepare()
+    except Exception as error:  # noqa: BLE001 - the call's own answer
+        queued.answer.set_exception(error)
+        return False
+    return True
 
 
 def _prepared(queued: _Queued) -> NewEvent:

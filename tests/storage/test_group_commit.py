@@ -12,7 +12,7 @@ import pytest
 
 from server.domain.derivation import derive_event
 from server.domain.models import AlertEventInput, NewEvent, Recorded
-from server.storage.group_commit import PREPARE_BYTES, GroupCommit
+from server.storage.group_commit import PREPARE_AHEAD_AFTER, PREPARE_BYTES, GroupCommit
 
 pytestmark = pytest.mark.timeout(10)
 
@@ -284,3 +284,21 @@ async def test_a_call_that_ends_as_its_batch_is_taken_is_never_prepared() -> Non
     assert gone.cancelled()
     assert preparing.made == []
     assert writes.batches == []
+
+
+async def test_events_queued_behind_a_slow_write_are_checked_without_waiting_for_it() -> None:
+    writes = Writes(held=True)
+    group = GroupCommit(writes)
+    preparing = Preparing(refuse="b")
+    first = asyncio.create_task(group.record(new_event("a")))
+    await writes.started.wait()
+    refused = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
+    kept = asyncio.create_task(group.prepare_and_record(preparing("c"), 100))
+    with pytest.raises(ValueError):  # while a's write is still held
+        await asyncio.wait_for(refused, 10 * PREPARE_AHEAD_AFTER)
+    assert preparing.made == ["c"]  # made ahead, not written
+    assert writes.batches == [["a"]]
+    writes.release.set()
+    await asyncio.gather(first, kept)
+    assert preparing.made == ["c"]
+    assert writes.batches == [["a"], ["c"]]
