@@ -257,16 +257,26 @@ async def detached_tables(connection: asyncpg.Connection) -> list[str]:
 
 
 async def drop_detached(connection: asyncpg.Connection, name: str) -> int:
-    """Removes a detached day: the run links to its events, then the table
-    (no query reaches it any more: it takes no lock anyone waits for).
-    Returns how many events it held."""
+    """Removes a detached day: the run links to its events, then the table.
+    Returns how many events it held (the same when a drop that gave up is
+    done again: nothing writes to a detached table).
+
+    No query should reach the table any more, but one still can: a writer
+    whose transaction began before the detach committed runs record_events()
+    with its generic plan, which names every week it was made with, and
+    locks each of them before it finds that plan out of date. DROP TABLE
+    queued for its ACCESS EXCLUSIVE lock behind such a writer, and every
+    later one queued behind the DROP. So the lock is asked for NOWAIT, and
+    the drop gives way and tries again, as the other DDL here does."""
     table = _checked(name)
     async with connection.transaction():
         held = int(await connection.fetchval(f"SELECT count(*) FROM {table}"))
         await connection.execute(
             f"DELETE FROM run_events WHERE event_id IN (SELECT id FROM {table})"
         )
-        await connection.execute(f"DROP TABLE {table}")
+    await _with_lock_timeout(
+        connection, f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE NOWAIT; DROP TABLE {table}"
+    )
     return held
 
 
