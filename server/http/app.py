@@ -11,7 +11,6 @@ at start-up like the gRPC one, and tests can bind port 0.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 from collections.abc import Callable, Sequence
 
@@ -124,10 +123,16 @@ class HttpServer:
         """Close the listening socket: new connections are refused from here
         on, while requests in flight go on."""
         self._server.should_exit = True
-        if self._ticks is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._ticks
-            self._ticks = None
+        ticks, self._ticks = self._ticks, None
+        if ticks is not None:
+            try:
+                await ticks  # uvicorn's loop sees should_exit within 0.1 s
+            except asyncio.CancelledError:
+                # The ticks were cancelled (the event loop is closing): they
+                # are over. A cancellation of this call itself goes on.
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
         for server in self._server.servers:
             server.close()
         self._socket.close()
