@@ -15,7 +15,6 @@ It wraps each of our method handlers once, when registered
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,6 +26,7 @@ from grpc_status import rpc_status
 from server.api.errors import as_safe_error, reason_of, to_error_status
 from server.api.wire import HoldsNul, Undecodable, tolerant
 from server.auth import Authenticator, Principal, Role, require_project
+from server.call_bounds import CallBounds
 from server.domain.errors import (
     FieldViolation,
     InvalidArgument,
@@ -138,7 +138,7 @@ class Guard:
         self._authenticator = authenticator
         self._metrics = metrics
         # A unary call without a deadline of its own gets this one.
-        self._call_timeout = call_timeout
+        self._bounds = CallBounds(call_timeout)
         # False until the database is reachable and migrated (server/readiness.py).
         self._is_ready = is_ready
 
@@ -183,8 +183,7 @@ class Guard:
                 self._admit(method, request, context)
                 if context.time_remaining() is not None:
                     return await behavior(request, context)
-                async with asyncio.timeout(self._call_timeout):
-                    return await behavior(request, context)
+                return await self._bounds.bound(behavior(request, context))
             except grpc.aio.AbortError:
                 raise
             except Exception as error:  # noqa: BLE001 - every error gets a safe status

@@ -11,7 +11,6 @@ a status and a JSON body through the one error table (server/api/errors.py).
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from starlette.responses import Response
 
 from server.api.errors import as_safe_error, reason_of, statuses_of
 from server.auth import Authenticator, Principal, Role, require_project
+from server.call_bounds import CallBounds
 from server.domain.errors import (
     DomainError,
     InvalidArgument,
@@ -209,6 +209,10 @@ class Edge:
     call_timeout: float
     metrics: Metrics
 
+    def __post_init__(self) -> None:
+        # A request gets this bound on its time (streams are exempt).
+        self._bounds = CallBounds(self.call_timeout)
+
     def asgi(self, endpoint: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         """The Starlette endpoint of `endpoint`."""
         where = "body" if endpoint.body is not None or endpoint.raw_body else "query"
@@ -218,8 +222,7 @@ class Edge:
                 call = await self._admit(endpoint, request)
                 if endpoint.streaming:
                     return await endpoint.handler(call)
-                async with asyncio.timeout(self.call_timeout):
-                    return await endpoint.handler(call)
+                return await self._bounds.bound(endpoint.handler(call))
             except Exception as error:  # noqa: BLE001 - every error gets a safe status
                 safe = as_safe_error(error)
                 self.metrics.call_failed("http", endpoint.path, reason_of(safe), error)
