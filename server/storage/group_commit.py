@@ -88,7 +88,8 @@ Prepare = Callable[[], NewEvent]
 class _Queued:
     # Cancelled when its call ends early (the caller's await is cancelled).
     answer: asyncio.Future[Recorded]
-    # The event, once prepared; `prepare` makes it when its batch is taken.
+    # The event, once prepared; `prepare` makes it when its batch is taken
+    # (or earlier, behind a slow write: _PreparingAhead).
     event: NewEvent | None
     prepare: Prepare | None = None
     # The size of the request `prepare` works on (PREPARE_BYTES).

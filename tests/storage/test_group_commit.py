@@ -161,16 +161,31 @@ async def test_a_batch_with_one_call_left_is_written_for_it() -> None:
     assert writes.batches == [["a", "b"]]
 
 
-
 class Preparing:
-    """Prepare functions for GroupCommit.prepare_and_record that note when
-    each event is made; `refuse`: the one whose preparation fails."""
+    """A group commit over a Writes (held, unless told otherwise), and events
+    queued with it unprepared (GroupCommit.prepare_and_record), each in a task
+    of its own. Notes which events were made, in order; `refuse`: the one
+    whose preparation fails."""
 
-    def __init__(self, refuse: str = "") -> None:
+    def __init__(self, refuse: str = "", held: bool = True) -> None:
+        self.writes = Writes(held=held)
+        self.group = GroupCommit(self.writes)
         self.made: list[str] = []
         self.refuse = refuse
 
-    def __call__(self, name: str) -> Callable[[], NewEvent]:
+    def queue(self, name: str, cost: int = 100) -> asyncio.Task[Recorded]:
+        return asyncio.create_task(self.group.prepare_and_record(self._prepare(name), cost))
+
+    async def while_a_is_written(self, *, a_prepared: bool = False) -> asyncio.Task[Recorded]:
+        """Event "a", its write started and held: what is queued next waits
+        behind it. `a_prepared`: "a" comes prepared (it is not made here)."""
+        first = (
+            asyncio.create_task(self.group.record(new_event("a"))) if a_prepared else self.queue("a")
+        )
+        await self.writes.started.wait()
+        return first
+
+    def _prepare(self, name: str) -> Callable[[], NewEvent]:
         def prepare() -> NewEvent:
             if name == self.refuse:
                 raise ValueError(f"{name} is malformed")
@@ -181,124 +196,95 @@ class Preparing:
 
 
 async def test_queued_events_are_prepared_when_their_batch_is_taken_in_their_order() -> None:
-    writes = Writes(held=True)
-    group = GroupCommit(writes)
     preparing = Preparing()
-    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
-    await writes.started.wait()
-    rest = [
-        asyncio.create_task(group.prepare_and_record(preparing(name), 100)) for name in "bcd"
-    ]
+    first = await preparing.while_a_is_written()
+    rest = [preparing.queue(name) for name in "bcd"]
     await asyncio.sleep(0.01)
     assert preparing.made == ["a"]  # b, c and d wait, unprepared, for a's write
-    writes.release.set()
+    preparing.writes.release.set()
     answers = await asyncio.gather(first, *rest)
     assert preparing.made == ["a", "b", "c", "d"]
-    assert writes.batches == [["a"], ["b", "c", "d"]]
+    assert preparing.writes.batches == [["a"], ["b", "c", "d"]]
     assert [a.provider_event_id for a in answers] == [f"alertmanager:{n}" for n in "abcd"]
 
 
 async def test_a_preparation_that_fails_answers_its_own_call_and_the_batch_goes_on() -> None:
-    writes = Writes(held=True)
-    group = GroupCommit(writes)
     preparing = Preparing(refuse="c")
-    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
-    await writes.started.wait()
-    rest = [
-        asyncio.create_task(group.prepare_and_record(preparing(name), 100)) for name in "bcd"
-    ]
+    first = await preparing.while_a_is_written()
+    rest = [preparing.queue(name) for name in "bcd"]
     await asyncio.sleep(0.01)
-    writes.release.set()
+    preparing.writes.release.set()
     answers = await asyncio.gather(first, *rest, return_exceptions=True)
     assert isinstance(answers[2], ValueError) and str(answers[2]) == "c is malformed"
     assert [a.provider_event_id for a in answers if isinstance(a, Recorded)] == [
         "alertmanager:a", "alertmanager:b", "alertmanager:d"
     ]
-    assert writes.batches == [["a"], ["b", "d"]]
-    assert (group.batches, group.events) == (2, 3)
+    assert preparing.writes.batches == [["a"], ["b", "d"]]
+    assert (preparing.group.batches, preparing.group.events) == (2, 3)
 
 
 async def test_a_batch_whose_every_preparation_fails_writes_nothing_and_the_next_goes_on() -> None:
-    writes = Writes(held=True)
-    group = GroupCommit(writes)
     preparing = Preparing(refuse="b")
-    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
-    await writes.started.wait()
-    refused = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
+    first = await preparing.while_a_is_written()
+    refused = preparing.queue("b")
     await asyncio.sleep(0.01)
-    writes.release.set()
+    preparing.writes.release.set()
     await first
     with pytest.raises(ValueError):
         await refused
-    writes.held = False
-    assert (await group.prepare_and_record(preparing("c"), 100)).provider_event_id == (
-        "alertmanager:c"
-    )
-    assert writes.batches == [["a"], ["c"]]
+    preparing.writes.held = False
+    assert (await preparing.queue("c")).provider_event_id == "alertmanager:c"
+    assert preparing.writes.batches == [["a"], ["c"]]
 
 
 async def test_a_batch_prepares_at_most_prepare_bytes_of_requests_but_always_one() -> None:
-    writes = Writes(held=True)
-    group = GroupCommit(writes)
     preparing = Preparing()
-    first = asyncio.create_task(group.record(new_event("a")))
-    await writes.started.wait()
+    first = await preparing.while_a_is_written(a_prepared=True)
     costs = {"b": PREPARE_BYTES // 2, "c": PREPARE_BYTES // 2, "d": 1, "e": 3 * PREPARE_BYTES}
-    rest = [
-        asyncio.create_task(group.prepare_and_record(preparing(name), cost))
-        for name, cost in costs.items()
-    ]
+    rest = [preparing.queue(name, cost) for name, cost in costs.items()]
     # An event prepared already costs the batch nothing.
-    rest.append(asyncio.create_task(group.record(new_event("f"))))
+    rest.append(asyncio.create_task(preparing.group.record(new_event("f"))))
     await asyncio.sleep(0.01)
-    writes.release.set()
+    preparing.writes.release.set()
     await asyncio.gather(first, *rest)
-    assert writes.batches == [["a"], ["b", "c"], ["d"], ["e", "f"]]
+    assert preparing.writes.batches == [["a"], ["b", "c"], ["d"], ["e", "f"]]
 
 
 async def test_a_call_that_ends_while_queued_is_never_prepared() -> None:
-    writes = Writes(held=True)
-    group = GroupCommit(writes)
     preparing = Preparing()
-    first = asyncio.create_task(group.prepare_and_record(preparing("a"), 100))
-    await writes.started.wait()
-    gone = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
-    kept = asyncio.create_task(group.prepare_and_record(preparing("c"), 100))
+    first = await preparing.while_a_is_written()
+    gone = preparing.queue("b")
+    kept = preparing.queue("c")
     await asyncio.sleep(0.01)
     gone.cancel()
-    writes.release.set()  # before the cancelled call has run again
+    preparing.writes.release.set()  # before the cancelled call has run again
     await asyncio.gather(first, kept)
     assert gone.cancelled()
     assert preparing.made == ["a", "c"]
-    assert writes.batches == [["a"], ["c"]]
+    assert preparing.writes.batches == [["a"], ["c"]]
 
 
 async def test_a_call_that_ends_as_its_batch_is_taken_is_never_prepared() -> None:
-    writes = Writes()
-    group = GroupCommit(writes)
-    preparing = Preparing()
-    gone = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
+    preparing = Preparing(held=False)
+    gone = preparing.queue("b")
     await asyncio.sleep(0)  # queued, and the writer is to run before it again
     gone.cancel()
     await asyncio.sleep(0.01)
     assert gone.cancelled()
     assert preparing.made == []
-    assert writes.batches == []
+    assert preparing.writes.batches == []
 
 
 async def test_events_queued_behind_a_slow_write_are_checked_without_waiting_for_it() -> None:
-    writes = Writes(held=True)
-    group = GroupCommit(writes)
     preparing = Preparing(refuse="b")
-    first = asyncio.create_task(group.record(new_event("a")))
-    await writes.started.wait()
-    refused = asyncio.create_task(group.prepare_and_record(preparing("b"), 100))
-    kept = asyncio.create_task(group.prepare_and_record(preparing("c"), 100))
+    first = await preparing.while_a_is_written(a_prepared=True)
+    refused = preparing.queue("b")
+    kept = preparing.queue("c")
     with pytest.raises(ValueError):  # while a's write is still held
         await asyncio.wait_for(refused, 10 * PREPARE_AHEAD_AFTER)
     assert preparing.made == ["c"]  # made ahead, not written
-    assert writes.batches == [["a"]]
-    writes.release.set()
+    assert preparing.writes.batches == [["a"]]
+    preparing.writes.release.set()
     await asyncio.gather(first, kept)
     assert preparing.made == ["c"]
-    assert writes.batches == [["a"], ["c"]]
+    assert preparing.writes.batches == [["a"], ["c"]]
